@@ -1,0 +1,580 @@
+//! The command line: argument definitions (clap derive) and the code that runs each command.
+//! Library errors become `anyhow` errors here, the only place that uses it.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+use crate::kb::{self, Kb};
+use crate::kind::LogKind;
+use crate::matcher::Matcher;
+use crate::output::{self, escape, Format, Printer, Style};
+use crate::rules::{self, RuleSet, Severity};
+use crate::scan::{self, ScanOptions};
+use crate::{check, explain, sources};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zkb",
+    version,
+    about = "Reads Zimbra logs, recognises known problems and shows the fix for each.",
+    long_about = "zkb reads Zimbra Collaboration Suite logs (mailbox.log, zimbra.log, nginx.log, \
+zmsetup and installer output, MariaDB and ClamAV logs), matches every event against its rules \
+and answers each known problem with the fix from its knowledge base.",
+    after_help = "Examples:\n  zkb scan /opt/zimbra/log /var/log/zimbra.log        everything zkb knows, in the current logs\n  zkb scan --min-severity high --since 2h /opt/zimbra/log\n  zkb scan --format json mailbox.log.2025-03-01.gz | jq .rule\n  zkb explain '2025-03-01 10:00:03,001 WARN  [x] [] mailbox - No such blob: mailbox=5, item=7, change=1'\n  zkb kb show store/hsm-volume-not-mounted\n  zkb check --rules ~/my-rules"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Extra rule directory or file (repeatable); added to the shipped rules.
+    #[arg(long = "rules", value_name = "DIR", global = true)]
+    pub rules: Vec<PathBuf>,
+    /// Use only the rules given with --rules, not the shipped ones.
+    #[arg(long, global = true)]
+    pub no_default_rules: bool,
+    /// Extra knowledge-base directory (repeatable).
+    #[arg(long = "kb", value_name = "DIR", global = true)]
+    pub kb: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human", global = true)]
+    pub format: Format,
+    /// No colours (the NO_COLOR environment variable does the same).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Print less: no summary, no notes.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more: whole events and every fix step.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Read inputs as this log kind instead of detecting it
+    /// (mailbox, syslog, mailboxd, nginx, setup, mysql, mysql-slow, clamav, generic).
+    #[arg(long, value_parser = parse_kind, global = true)]
+    pub kind: Option<LogKind>,
+    /// Time zone of timestamps that carry none (IANA name such as Europe/Paris); default: this host's.
+    #[arg(long, global = true)]
+    pub tz: Option<String>,
+    /// Year of the last lines of syslog files (which carry no year); default: from the file's mtime.
+    #[arg(long, global = true)]
+    pub year: Option<i16>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Read files, directories (recursively), .gz rotations or stdin once and report problems.
+    Scan(ScanArgs),
+    /// Show how one event parses, which rules match it and why, and which KB entries apply.
+    Explain(ExplainArgs),
+    /// List or inspect the loaded rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Validate rules and KB: YAML, regexes, duplicate ids, rule tests, KB structure.
+    Check,
+    /// Read the knowledge base.
+    Kb {
+        #[command(subcommand)]
+        command: KbCommand,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Files, directories or `-` for stdin. Default: /opt/zimbra/log and /var/log/zimbra.log.
+    pub paths: Vec<String>,
+    /// Only events at or after this time (RFC 3339, `YYYY-MM-DD[ HH:MM[:SS]]`, or an age like `2h`, `3d`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events at or before this time (same forms as --since).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only findings at or above this severity (info, low, medium, high, critical).
+    #[arg(long, value_parser = parse_severity, default_value = "info")]
+    pub min_severity: Severity,
+    /// Only these rules (an id, or a prefix ending in `*`; repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub rule: Vec<String>,
+    /// Exit with status 1 when a finding at or above this severity is reported.
+    #[arg(long, value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+    /// Show N events after each match.
+    #[arg(short = 'A', long, value_name = "N", default_value_t = 0)]
+    pub after_context: usize,
+    /// Show N events before each match.
+    #[arg(short = 'B', long, value_name = "N", default_value_t = 0)]
+    pub before_context: usize,
+    /// Show N events before and after each match.
+    #[arg(short = 'C', long, value_name = "N")]
+    pub context: Option<usize>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The event text, or `-` (or nothing) to read it from stdin.
+    pub text: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Every loaded rule with its patterns, KB ids and source file.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KbCommand {
+    /// Print one entry in full.
+    Show { id: String },
+    /// List every entry.
+    List,
+}
+
+fn parse_kind(s: &str) -> Result<LogKind, String> {
+    LogKind::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = LogKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("unknown kind {s:?}; one of: {}", all.join(", "))
+    })
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s)
+        .ok_or_else(|| format!("unknown severity {s:?}; one of: info, low, medium, high, critical"))
+}
+
+/// Exit status of a run.
+pub struct Outcome {
+    pub code: i32,
+}
+
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Scan(a) => run_scan(g, a),
+        Command::Explain(a) => explain::run(g, &read_text_arg(a.text.as_deref())?),
+        Command::Rules {
+            command: RulesCommand::List,
+        } => rules_list(g),
+        Command::Check => check::run(g),
+        Command::Kb { command } => kb_command(g, command),
+    }
+}
+
+fn read_text_arg(text: Option<&str>) -> Result<String> {
+    match text {
+        Some(t) if t != "-" => Ok(t.to_string()),
+        _ => {
+            let mut s = String::new();
+            io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the event from stdin")?;
+            Ok(s)
+        }
+    }
+}
+
+/// Loads rules and KB, printing load errors (which do not stop the run).
+pub fn load(g: &Global) -> (RuleSet, Kb) {
+    let mut rule_dirs = g.rules.clone();
+    if let Some(dir) = user_dir("rules") {
+        rule_dirs.push(dir);
+    }
+    let mut set = rules::load(&rule_dirs, g.no_default_rules);
+    for e in &set.errors {
+        eprintln!("zkb: {e}");
+    }
+    for (id, places) in set.duplicates() {
+        eprintln!(
+            "zkb: duplicate rule id {id} in {}; the first one is used",
+            places.join(", ")
+        );
+    }
+    set.dedup();
+    let kb = load_kb_only(g);
+    for e in &kb.errors {
+        eprintln!("zkb: {e}");
+    }
+    (set, kb)
+}
+
+/// The KB alone (embedded, --kb directories, the user's config dir).
+pub fn load_kb_only(g: &Global) -> Kb {
+    let mut kb_dirs = g.kb.clone();
+    if let Some(dir) = user_dir("kb") {
+        kb_dirs.push(dir);
+    }
+    kb::load(&kb_dirs, false)
+}
+
+/// `~/.config/zkb/<what>` when it exists.
+fn user_dir(what: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    let dir = base.join("zkb").join(what);
+    dir.is_dir().then_some(dir)
+}
+
+pub fn style(g: &Global) -> Style {
+    let no_color = g.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Style {
+        on: !no_color && io::stdout().is_terminal() && g.format == Format::Human,
+    }
+}
+
+pub fn time_zone(g: &Global) -> Result<TimeZone> {
+    match &g.tz {
+        None => Ok(TimeZone::system()),
+        Some(name) => TimeZone::get(name).with_context(|| format!("unknown time zone {name:?}")),
+    }
+}
+
+/// RFC 3339, `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]` (in `tz`), or an age (`90m`, `2h`, `3d`).
+pub fn parse_time(s: &str, tz: &TimeZone) -> Result<Timestamp> {
+    if let Ok(t) = s.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    if let Some(d) = rules::parse_duration(s) {
+        let d = jiff::SignedDuration::try_from(d)?;
+        return Ok(Timestamp::now().checked_sub(d)?);
+    }
+    let dt: Result<jiff::civil::DateTime, _> = s.replace(' ', "T").parse();
+    let dt = match dt {
+        Ok(dt) => dt,
+        Err(_) => s
+            .parse::<jiff::civil::Date>()
+            .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+            .with_context(|| format!("cannot read time {s:?}: use 2025-03-01, \"2025-03-01 10:00\", RFC 3339 or an age like 2h"))?,
+    };
+    Ok(tz.to_ambiguous_zoned(dt).compatible()?.timestamp())
+}
+
+fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
+    let tz = time_zone(g)?;
+    let (set, kb) = load(g);
+    let opts = ScanOptions {
+        kind: g.kind,
+        tz: tz.clone(),
+        year: g.year,
+        since: a.since.as_deref().map(|s| parse_time(s, &tz)).transpose()?,
+        until: a.until.as_deref().map(|s| parse_time(s, &tz)).transpose()?,
+        min_severity: a.min_severity,
+        rule_filter: a.rule.clone(),
+        before: a.context.unwrap_or(a.before_context),
+        after: a.context.unwrap_or(a.after_context),
+        threads: a.threads.unwrap_or_else(|| ScanOptions::default().threads),
+        ..ScanOptions::default()
+    };
+    let matcher = Matcher::new(set.rules);
+    let paths = if a.paths.is_empty() {
+        default_paths()
+    } else {
+        a.paths.clone()
+    };
+    let mut errors = Vec::new();
+    let inputs = sources::expand(&paths, &mut errors);
+    let mut had_error = !errors.is_empty();
+    for e in &errors {
+        eprintln!("zkb: {e}");
+    }
+    let printer = Printer {
+        format: g.format,
+        style: style(g),
+        verbose: g.verbose,
+        kb: &kb,
+        matcher: &matcher,
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut summary = Summary::new(matcher.rules.len());
+    let mut progress = Progress::new(g.quiet, &inputs);
+    let mut write_failed = None;
+    scan::scan_inputs(&inputs, &matcher, &opts, |report| {
+        progress.tick(report.bytes);
+        for e in &report.errors {
+            had_error = true;
+            eprintln!("zkb: {e}");
+        }
+        if !g.quiet {
+            for n in &report.notes {
+                eprintln!("zkb: {}", escape(n, false));
+            }
+        }
+        for f in &report.findings {
+            summary.add(&matcher.rules[f.rule]);
+            if write_failed.is_none() {
+                if let Err(e) = printer.finding(&mut out, f) {
+                    write_failed = Some(e);
+                }
+            }
+        }
+        summary.files += 1;
+        summary.events += report.events;
+        summary.bytes += report.bytes;
+    });
+    progress.done();
+    match write_failed {
+        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(Outcome { code: 0 }),
+        Some(e) => return Err(e).context("writing output"),
+        None => out.flush().ok(),
+    };
+    if !g.quiet {
+        summary.print(&matcher, &style_stderr(g));
+    }
+    let failed = a.fail_on.is_some_and(|s| summary.at_or_above(s) > 0);
+    Ok(Outcome {
+        code: if had_error {
+            2
+        } else if failed {
+            1
+        } else {
+            0
+        },
+    })
+}
+
+fn style_stderr(g: &Global) -> Style {
+    let no_color = g.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Style {
+        on: !no_color && io::stderr().is_terminal(),
+    }
+}
+
+/// The standard Zimbra log locations that exist on this host.
+fn default_paths() -> Vec<String> {
+    ["/opt/zimbra/log", "/var/log/zimbra.log"]
+        .into_iter()
+        .filter(|p| std::path::Path::new(p).exists())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Counts for the closing summary on stderr.
+struct Summary {
+    started: Instant,
+    files: u64,
+    events: u64,
+    bytes: u64,
+    by_severity: [u64; 5],
+    by_rule: Vec<u64>,
+}
+
+impl Summary {
+    fn new(rules: usize) -> Self {
+        Summary {
+            started: Instant::now(),
+            files: 0,
+            events: 0,
+            bytes: 0,
+            by_severity: [0; 5],
+            by_rule: vec![0; rules],
+        }
+    }
+
+    fn add(&mut self, rule: &rules::Rule) {
+        self.by_severity[rule.severity as usize] += 1;
+    }
+
+    fn at_or_above(&self, s: Severity) -> u64 {
+        self.by_severity[s as usize..].iter().sum()
+    }
+
+    fn print(&mut self, matcher: &Matcher, style: &Style) {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-6);
+        let mb = self.bytes as f64 / 1e6;
+        let sev: Vec<String> = Severity::ALL
+            .iter()
+            .rev()
+            .filter(|s| self.by_severity[**s as usize] > 0)
+            .map(|s| format!("{} {}", self.by_severity[*s as usize], s.as_str()))
+            .collect();
+        let total: u64 = self.by_severity.iter().sum();
+        eprintln!(
+            "{} {} files, {} events, {:.1} MB in {:.2}s ({:.0} MB/s); {} findings{}",
+            style.bold("zkb:"),
+            self.files,
+            self.events,
+            mb,
+            secs,
+            mb / secs,
+            total,
+            if sev.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", sev.join(", "))
+            }
+        );
+        let _ = (&mut self.by_rule, matcher);
+    }
+}
+
+/// A progress line on stderr for long scans on a terminal.
+struct Progress {
+    on: bool,
+    total: u64,
+    done: u64,
+    files: usize,
+    seen: usize,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(quiet: bool, inputs: &[sources::Input]) -> Self {
+        let total: u64 = inputs
+            .iter()
+            .filter_map(|i| i.path.as_ref())
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        Progress {
+            on: !quiet && io::stderr().is_terminal() && total > 64 << 20,
+            total,
+            done: 0,
+            files: inputs.len(),
+            seen: 0,
+            last: Instant::now(),
+        }
+    }
+
+    fn tick(&mut self, bytes: u64) {
+        self.seen += 1;
+        self.done += bytes;
+        if self.on && self.last.elapsed().as_millis() > 200 {
+            self.last = Instant::now();
+            eprint!(
+                "\rzkb: {}/{} files, {} MB read of ~{} MB on disk   ",
+                self.seen,
+                self.files,
+                self.done >> 20,
+                self.total >> 20
+            );
+        }
+    }
+
+    fn done(&self) {
+        if self.on {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+fn rules_list(g: &Global) -> Result<Outcome> {
+    let (set, _kb) = load(g);
+    let out = io::stdout();
+    let mut w = io::BufWriter::new(out.lock());
+    match g.format {
+        Format::Json => {
+            let list: Vec<serde_json::Value> = set
+                .rules
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.id, "title": r.title, "severity": r.severity.as_str(),
+                        "kinds": r.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                        "patterns": r.patterns(), "kb": r.kb, "source": r.source,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut w, &list)?;
+            writeln!(w)?;
+        }
+        Format::Human => {
+            let s = style(g);
+            for r in &set.rules {
+                let kinds: Vec<&str> = r.kinds.iter().map(|k| k.as_str()).collect();
+                writeln!(
+                    w,
+                    "{} {:<45} {}  {}",
+                    s.severity(r.severity),
+                    r.id,
+                    r.title,
+                    s.dim(&format!("[{}] {}", kinds.join(","), r.source))
+                )?;
+            }
+            writeln!(w, "{} rules", set.rules.len())?;
+        }
+    }
+    Ok(Outcome { code: 0 })
+}
+
+fn kb_command(g: &Global, cmd: &KbCommand) -> Result<Outcome> {
+    let (_set, kb) = load(g);
+    let out = io::stdout();
+    let mut w = io::BufWriter::new(out.lock());
+    match cmd {
+        KbCommand::List => match g.format {
+            Format::Json => {
+                let list: Vec<serde_json::Value> = kb
+                    .entries
+                    .values()
+                    .map(|e| serde_json::json!({"id": e.id(), "title": e.title(), "components": e.front.components, "tags": e.front.tags}))
+                    .collect();
+                serde_json::to_writer_pretty(&mut w, &list)?;
+                writeln!(w)?;
+            }
+            Format::Human => {
+                for e in kb.entries.values() {
+                    writeln!(w, "{:<50} {}", e.id(), e.title())?;
+                }
+                writeln!(w, "{} entries", kb.entries.len())?;
+            }
+        },
+        KbCommand::Show { id } => {
+            let Some(e) = kb.get(id) else {
+                bail!("no KB entry {id:?} (zkb kb list shows them all)");
+            };
+            match g.format {
+                Format::Json => {
+                    serde_json::to_writer_pretty(&mut w, e)?;
+                    writeln!(w)?;
+                }
+                Format::Human => {
+                    let s = style(g);
+                    writeln!(
+                        w,
+                        "{}  {}",
+                        s.bold(e.title()),
+                        s.dim(&format!("[{}]", e.id()))
+                    )?;
+                    if let Some(v) = &e.front.versions {
+                        writeln!(w, "{}", s.dim(&format!("versions: {}", yaml_scalar(v))))?;
+                    }
+                    writeln!(w)?;
+                    writeln!(w, "{}", e.body.trim_end())?;
+                    if !e.front.references.is_empty() {
+                        writeln!(w, "\n{}", s.bold("References"))?;
+                        for r in &e.front.references {
+                            writeln!(w, "- {r}")?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(Outcome { code: 0 })
+}
+
+fn yaml_scalar(v: &serde_yaml_ng::Value) -> String {
+    match v {
+        serde_yaml_ng::Value::String(s) => s.clone(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+pub use output::strip_markdown;

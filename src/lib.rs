@@ -1,0 +1,25 @@
+//! zkb: reads Zimbra logs, recognises known problems and answers each with its fix.
+//!
+//! The modules follow the data flow: [`sources`] yield byte streams, [`framing`] splits them
+//! into events, [`parse`] turns an event into fields, [`rules`] and [`matcher`] decide which
+//! rules an event matches, [`kb`] supplies the fixes, [`scan`] runs the whole pipeline over
+//! files, and [`output`] prints what was found.
+
+pub mod check;
+pub mod cli;
+pub mod error;
+pub mod explain;
+pub mod framing;
+pub mod kb;
+pub mod kind;
+pub mod matcher;
+pub mod output;
+pub mod parse;
+pub mod rules;
+pub mod scan;
+pub mod sources;
+
+/// The shipped rules and KB, embedded at build time (see `build.rs`).
+pub mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}

@@ -1,0 +1,341 @@
+//! The matcher: runs every event through all rules at once. One Aho-Corasick automaton holds
+//! the literals each rule requires; a region of events is searched as a whole, and only the
+//! events that contain a literal are parsed and have their candidate rules' regexes run. Rules
+//! without a usable literal are tried on every event (and `zkb check` warns about them).
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+
+use crate::framing::Region;
+use crate::parse::{Event, Parsed};
+use crate::rules::{Fields, Rule};
+
+/// One rule that matched one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleHit {
+    /// Index into [`Matcher::rules`].
+    pub rule: usize,
+    pub fields: Fields,
+}
+
+pub struct Matcher {
+    pub rules: Vec<Rule>,
+    ac: Option<AhoCorasick>,
+    /// For each automaton pattern, the rules that require it.
+    pattern_rules: Vec<Vec<u32>>,
+    /// Literals of the automaton, for `zkb explain`.
+    patterns: Vec<Vec<u8>>,
+    /// Rules with no usable literal: tried on every event.
+    always: Vec<u32>,
+}
+
+impl Matcher {
+    pub fn new(rules: Vec<Rule>) -> Matcher {
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
+        let mut always = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        for (i, rule) in rules.iter().enumerate() {
+            match rule.node.required() {
+                Some(lits) if lits.iter().all(|l| !l.is_empty()) => {
+                    for lit in lits {
+                        let id = *index.entry(lit.clone()).or_insert_with(|| {
+                            patterns.push(lit);
+                            pattern_rules.push(Vec::new());
+                            patterns.len() - 1
+                        });
+                        pattern_rules[id].push(i as u32);
+                    }
+                }
+                _ => always.push(i as u32),
+            }
+        }
+        let ac = (!patterns.is_empty()).then(|| {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&patterns)
+                .expect("literal automaton builds")
+        });
+        Matcher {
+            rules,
+            ac,
+            pattern_rules,
+            patterns,
+            always,
+        }
+    }
+
+    /// Rules tried on every event because they have no literal.
+    pub fn literal_free_rules(&self) -> impl Iterator<Item = &Rule> {
+        self.always.iter().map(|&i| &self.rules[i as usize])
+    }
+
+    /// True when every event must be examined (some rule has no literal).
+    pub fn needs_every_event(&self) -> bool {
+        !self.always.is_empty()
+    }
+
+    /// Indices of the region's events that may match a rule.
+    pub fn candidate_events(&self, region: &Region<'_>, out: &mut Vec<usize>) {
+        out.clear();
+        if self.needs_every_event() {
+            out.extend(0..region.events.len());
+            return;
+        }
+        let Some(ac) = &self.ac else { return };
+        let bytes = region.bytes;
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let Some(m) = ac.find(Input::new(bytes).range(pos..)) else {
+                break;
+            };
+            let idx = region
+                .events
+                .partition_point(|e| e.start <= m.start())
+                .saturating_sub(1);
+            let Some(ev) = region.events.get(idx) else {
+                break;
+            };
+            if self.has_literal(&bytes[ev.start..ev.text_end]) {
+                out.push(idx);
+            }
+            pos = ev.end.max(m.start() + 1);
+        }
+    }
+
+    fn has_literal(&self, text: &[u8]) -> bool {
+        self.ac
+            .as_ref()
+            .is_some_and(|ac| ac.find_overlapping_iter(text).next().is_some())
+    }
+
+    /// Candidate rules for one event's text: those whose literal occurs in it, and the
+    /// literal-free ones. Sorted and without duplicates.
+    pub fn candidates(&self, text: &[u8], out: &mut Vec<u32>) {
+        out.clear();
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(text) {
+                out.extend_from_slice(&self.pattern_rules[m.pattern().as_usize()]);
+            }
+        }
+        out.extend_from_slice(&self.always);
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// The literals (lower-cased) of a rule that occur in `text`, for `zkb explain`.
+    pub fn literals_found(&self, rule: usize, text: &[u8]) -> Vec<String> {
+        let Some(ac) = &self.ac else {
+            return Vec::new();
+        };
+        let mut found: Vec<String> = ac
+            .find_overlapping_iter(text)
+            .filter(|m| self.pattern_rules[m.pattern().as_usize()].contains(&(rule as u32)))
+            .map(|m| String::from_utf8_lossy(&self.patterns[m.pattern().as_usize()]).into_owned())
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    /// Whether the candidate rules need the parsed fields (levels, programs filters).
+    pub fn confirm(
+        &self,
+        event: &Event<'_>,
+        parsed: &Parsed,
+        candidates: &[u32],
+        out: &mut Vec<RuleHit>,
+    ) {
+        for &i in candidates {
+            let rule = &self.rules[i as usize];
+            if !rule.accepts_kind(event.kind) || !rule.accepts_fields(parsed) {
+                continue;
+            }
+            if let Some(fields) = rule.node.eval(&event.text) {
+                out.push(RuleHit {
+                    rule: i as usize,
+                    fields,
+                });
+            }
+        }
+    }
+
+    /// Whether any candidate rule accepts this event's kind (cheap test before parsing).
+    pub fn any_for_kind(&self, event: &Event<'_>, candidates: &[u32]) -> bool {
+        candidates
+            .iter()
+            .any(|&i| self.rules[i as usize].accepts_kind(event.kind))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framing::{frame_all, Framer};
+    use crate::kind::LogKind;
+    use crate::parse::{parse, TimeContext};
+    use crate::rules::RuleSet;
+    use proptest::prelude::*;
+
+    const RULES: &str = r#"
+- id: t.blob
+  title: blob
+  severity: critical
+  kinds: [mailbox]
+  match: {regex: 'No such blob: mailbox=(?P<mailbox>\d+), item=(?P<item>\d+)'}
+- id: t.refused
+  title: refused
+  severity: medium
+  match: {regex: 'connect to (?P<host>[\w.-]+)\[[\d.]+\]:7025: Connection refused'}
+- id: t.warn-anything
+  title: any warn with a number
+  severity: low
+  levels: [WARN]
+  match: {regex: 'elapsed=\d{3,}'}
+- id: t.case
+  title: case-insensitive
+  severity: high
+  match: {regex: '(?i)out of memory'}
+- id: t.all
+  title: all of
+  severity: high
+  match: {all: [{contains: 'license'}, {not: {contains: 'successfully'}}]}
+- id: t.any
+  title: any of
+  severity: medium
+  match: {any: [{contains: 'DOS ALERT'}, {regex: 'ldap_(?:bind|search): Can.t contact'}]}
+- id: t.nolit
+  title: no literal
+  severity: info
+  match: {regex: '^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} FATAL'}
+"#;
+
+    fn rules(no_literal_rule: bool) -> Vec<Rule> {
+        let mut set = RuleSet::default();
+        set.add_text("test.yaml", RULES);
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        set.rules.retain(|r| no_literal_rule || r.id != "t.nolit");
+        set.rules
+    }
+
+    fn tc() -> TimeContext {
+        TimeContext::new(jiff::tz::TimeZone::UTC, Some(2026), None)
+    }
+
+    /// Fast path: region search, candidates, confirm.
+    fn fast(m: &Matcher, input: &[u8], kind: LogKind, chunk: usize) -> Vec<(u64, Vec<RuleHit>)> {
+        let mut framer = Framer::with_chunk(input, kind, chunk);
+        let (mut evs, mut cands, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        while let Some(region) = framer.next_region() {
+            m.candidate_events(&region, &mut evs);
+            for &i in &evs {
+                let s = &region.events[i];
+                let event = Event::from_bytes(
+                    kind,
+                    &region.bytes[s.start..s.text_end],
+                    s.line,
+                    s.offset,
+                    s.truncated,
+                );
+                m.candidates(event.text.as_bytes(), &mut cands);
+                let mut hits = Vec::new();
+                m.confirm(&event, &parse(&event, &tc()), &cands, &mut hits);
+                if !hits.is_empty() {
+                    out.push((s.line, hits));
+                }
+            }
+        }
+        out
+    }
+
+    /// Reference: frame every event, run every rule's regex on it.
+    fn slow(m: &Matcher, input: &[u8], kind: LogKind) -> Vec<(u64, Vec<RuleHit>)> {
+        let mut out = Vec::new();
+        for (span, bytes) in frame_all(input, kind, 1 << 20) {
+            let event = Event::from_bytes(kind, &bytes, span.line, span.offset, span.truncated);
+            let parsed = parse(&event, &tc());
+            let hits: Vec<RuleHit> = m
+                .rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.accepts_kind(kind) && r.accepts_fields(&parsed))
+                .filter_map(|(i, r)| {
+                    r.node
+                        .eval(&event.text)
+                        .map(|fields| RuleHit { rule: i, fields })
+                })
+                .collect();
+            if !hits.is_empty() {
+                out.push((span.line, hits));
+            }
+        }
+        out
+    }
+
+    const FRAGMENTS: &[&str] = &[
+        "2026-03-14 23:10:01,001 INFO  [qtp1-2:https://x/service/soap/SearchRequest] [name=a@example.com;mid=4;] soap - SearchRequest elapsed=12\n",
+        "2026-03-14 23:10:01,002 WARN  [qtp1-3] [name=b@example.com;] soap - SearchRequest elapsed=1234\n",
+        "2026-03-14 23:10:02,003 ERROR [qtp1-4] [name=c@example.com;mid=41;] mailbox - Unable to get blob while encoding message\n",
+        "com.zimbra.cs.mailbox.MailServiceException: No such blob: mailbox=41, item=257, change=3\n",
+        "\tat com.zimbra.cs.mailbox.MailItem.getBlob(MailItem.java:1466) ~[zimbrastore.jar:10.1.9]\n",
+        "Caused by: java.lang.OutOfMemoryError: Java heap space\n",
+        "\t... 12 more\n",
+        "2026-03-14 23:10:03,004 FATAL [main] [] system - OUT OF MEMORY, halting\n",
+        "Mar 14 23:10:04 mta1 postfix/lmtp[123]: 4F1: to=<a@example.com>, relay=none, delay=1, status=deferred (connect to mbx1.example.com[10.0.0.11]:7025: Connection refused)\n",
+        "Mar 14 23:10:05 mta1 postfix/smtpd[9]: connect from unknown[203.0.113.9]\n",
+        "2026-03-14 23:10:06.001:WARN:oejs.DoSFilter:qtp1-190:https://x/: DOS ALERT: Request rejected ip=1.2.3.4\n",
+        "Sat Mar 14 23:10:07 2026 Looking for valid license to activate...\n",
+        "Sat Mar 14 23:10:08 2026 license successfully activated.\n",
+        "       indented continuation with license word\n",
+        "ldap_bind: Can't contact LDAP server (-1)\n",
+        "\n",
+        "xx\u{ff}bad utf8 No such \n",
+        "blob: mailbox=9, item=9\n",
+    ];
+
+    fn input_from(indices: &[usize]) -> Vec<u8> {
+        let mut s = String::new();
+        for &i in indices {
+            s.push_str(FRAGMENTS[i % FRAGMENTS.len()]);
+        }
+        s.into_bytes()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn fast_path_equals_framing_every_event(
+            picks in proptest::collection::vec(0usize..64, 0..60),
+            chunk in 64usize..4096,
+            kind_i in 0usize..LogKind::ALL.len(),
+            subset in proptest::collection::vec(any::<bool>(), 7),
+            no_literal_rule in any::<bool>(),
+        ) {
+            let kind = LogKind::ALL[kind_i];
+            let mut rs = rules(no_literal_rule);
+            let mut keep = subset.into_iter();
+            rs.retain(|_| keep.next().unwrap_or(true));
+            let m = Matcher::new(rs);
+            let input = input_from(&picks);
+            prop_assert_eq!(fast(&m, &input, kind, chunk), slow(&m, &input, kind));
+        }
+    }
+
+    #[test]
+    fn finds_a_hit_in_a_continuation_line() {
+        let m = Matcher::new(rules(false));
+        let input = input_from(&[0, 2, 3, 4, 1]);
+        let got = fast(&m, &input, LogKind::Mailbox, 64);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, 2);
+        assert_eq!(m.rules[got[0].1[0].rule].id, "t.blob");
+        assert_eq!(
+            got[0].1[0].fields,
+            vec![
+                ("mailbox".into(), "41".into()),
+                ("item".into(), "257".into())
+            ]
+        );
+        assert_eq!(m.rules[got[1].1[0].rule].id, "t.warn-anything");
+    }
+}

@@ -1,0 +1,321 @@
+//! Output: prints findings for people (coloured when the terminal allows, every control
+//! character from the logs escaped) and for scripts (the JSON-lines schema of design.md).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::kb::Kb;
+use crate::matcher::Matcher;
+use crate::parse::format_ts;
+use crate::rules::{Rule, Severity};
+use crate::scan::Finding;
+
+/// `human` or `json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// One KB reference in a JSON finding.
+#[derive(Serialize)]
+pub struct KbRef<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub fix: Option<String>,
+}
+
+/// The JSON-lines record of one finding (design.md, "JSON lines").
+#[derive(Serialize)]
+pub struct JsonFinding<'a> {
+    pub ts: Option<String>,
+    pub host: Option<&'a str>,
+    pub file: &'a str,
+    pub line: u64,
+    pub offset: u64,
+    pub kind: &'a str,
+    pub level: Option<&'a str>,
+    pub program: Option<&'a str>,
+    pub rule: &'a str,
+    pub severity: &'a str,
+    pub title: &'a str,
+    pub fields: BTreeMap<&'a str, &'a str>,
+    pub kb: Vec<KbRef<'a>>,
+    pub text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub before: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<&'a str>,
+}
+
+pub fn kb_refs<'a>(rule: &'a Rule, kb: &'a Kb) -> Vec<KbRef<'a>> {
+    rule.kb
+        .iter()
+        .map(|id| match kb.get(id) {
+            Some(e) => KbRef {
+                id,
+                title: e.title(),
+                fix: e.first_fix_step(),
+            },
+            None => KbRef {
+                id,
+                title: "",
+                fix: None,
+            },
+        })
+        .collect()
+}
+
+pub fn json_finding<'a>(f: &'a Finding, rule: &'a Rule, kb: &'a Kb) -> JsonFinding<'a> {
+    JsonFinding {
+        ts: f.parsed.ts.as_ref().map(format_ts),
+        host: f.host.as_deref(),
+        file: &f.file,
+        line: f.line,
+        offset: f.offset,
+        kind: f.kind.as_str(),
+        level: f.parsed.level.as_deref(),
+        program: f.parsed.program.as_deref(),
+        rule: &rule.id,
+        severity: rule.severity.as_str(),
+        title: &rule.title,
+        fields: f
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        kb: kb_refs(rule, kb),
+        text: &f.text,
+        truncated: f.truncated.then_some(true),
+        before: f.before.iter().map(String::as_str).collect(),
+        after: f.after.iter().map(String::as_str).collect(),
+    }
+}
+
+/// Escapes everything a terminal could act on: C0 and C1 controls, DEL, and Unicode
+/// bidirectional overrides. Tabs are kept; newlines only when `keep_newlines`.
+pub fn escape(s: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let bad = |c: char| {
+        (c.is_control() && c != '\t' && !(keep_newlines && c == '\n'))
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+    };
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if bad(c) {
+            match c {
+                '\u{1b}' => out.push_str("\\e"),
+                '\r' => out.push_str("\\r"),
+                '\n' => out.push_str("\\n"),
+                c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Terminal styles; all empty when colour is off.
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub on: bool,
+}
+
+impl Style {
+    pub fn paint(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub fn severity(&self, s: Severity) -> String {
+        let code = match s {
+            Severity::Critical => "1;31",
+            Severity::High => "31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+            Severity::Info => "2",
+        };
+        self.paint(code, &format!("{:<8}", s.as_str().to_uppercase()))
+    }
+
+    pub fn dim(&self, t: &str) -> String {
+        self.paint("2", t)
+    }
+
+    pub fn bold(&self, t: &str) -> String {
+        self.paint("1", t)
+    }
+}
+
+/// Prints findings in the chosen format.
+pub struct Printer<'a> {
+    pub format: Format,
+    pub style: Style,
+    pub verbose: bool,
+    pub kb: &'a Kb,
+    pub matcher: &'a Matcher,
+}
+
+impl Printer<'_> {
+    pub fn finding(&self, w: &mut impl Write, f: &Finding) -> io::Result<()> {
+        let rule = &self.matcher.rules[f.rule];
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer(&mut *w, &json_finding(f, rule, self.kb))?;
+                writeln!(w)
+            }
+            Format::Human => self.human(w, f, rule),
+        }
+    }
+
+    fn human(&self, w: &mut impl Write, f: &Finding, rule: &Rule) -> io::Result<()> {
+        let s = &self.style;
+        let host = f
+            .host
+            .as_deref()
+            .map(|h| escape(h, false).into_owned())
+            .unwrap_or_else(|| "-".into());
+        let when = f
+            .parsed
+            .ts
+            .as_ref()
+            .map(|z| z.strftime("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        writeln!(
+            w,
+            "{} {} {} {}  {}",
+            s.severity(rule.severity),
+            s.bold(&host),
+            s.dim(&format!("{}:{}", escape(&f.file, false), f.line)),
+            s.bold(&escape(&rule.title, false)),
+            s.dim(&format!("[{}]", rule.id)),
+        )?;
+        let pad = "         ";
+        if !f.fields.is_empty() || !when.is_empty() {
+            let fields: Vec<String> = f
+                .fields
+                .iter()
+                .map(|(k, v)| format!("{k}={}", escape(v, false)))
+                .collect();
+            writeln!(w, "{pad}{} {}", s.dim(&when), fields.join(" "))?;
+        }
+        for line in f.before.iter().flat_map(|t| t.lines()) {
+            writeln!(
+                w,
+                "{pad}{} {}",
+                s.dim("-"),
+                s.dim(&escape(&clip(line, 200), false))
+            )?;
+        }
+        let lines: Vec<&str> = f.text.lines().collect();
+        let shown = if self.verbose {
+            lines.len()
+        } else {
+            lines.len().min(3)
+        };
+        for line in &lines[..shown] {
+            writeln!(
+                w,
+                "{pad}{} {}",
+                s.dim("|"),
+                escape(&clip(line, if self.verbose { 2000 } else { 200 }), false)
+            )?;
+        }
+        if shown < lines.len() {
+            writeln!(
+                w,
+                "{pad}{}",
+                s.dim(&format!(
+                    "| … {} more lines (-v shows all)",
+                    lines.len() - shown
+                ))
+            )?;
+        }
+        if f.truncated {
+            writeln!(w, "{pad}{}", s.dim("| [event cut at the size cap]"))?;
+        }
+        for line in f.after.iter().flat_map(|t| t.lines()) {
+            writeln!(
+                w,
+                "{pad}{} {}",
+                s.dim("+"),
+                s.dim(&escape(&clip(line, 200), false))
+            )?;
+        }
+        self.kb_lines(w, rule, pad)
+    }
+
+    fn kb_lines(&self, w: &mut impl Write, rule: &Rule, pad: &str) -> io::Result<()> {
+        let s = &self.style;
+        for id in &rule.kb {
+            let Some(entry) = self.kb.get(id) else {
+                writeln!(w, "{pad}{} {id}", s.paint("35", "KB"))?;
+                continue;
+            };
+            writeln!(
+                w,
+                "{pad}{} {}  {}",
+                s.paint("35", "KB"),
+                entry.title(),
+                s.dim(&format!("(zkb kb show {id})"))
+            )?;
+            if self.verbose {
+                for v in entry.fix_variants() {
+                    if let Some(h) = &v.heading {
+                        writeln!(w, "{pad}   {}", s.bold(h))?;
+                    }
+                    for (i, step) in v.steps.iter().enumerate() {
+                        writeln!(w, "{pad}   {}. {}", i + 1, strip_markdown(step))?;
+                    }
+                }
+            } else if let Some(step) = entry.first_fix_step() {
+                writeln!(
+                    w,
+                    "{pad}   {} {}",
+                    s.paint("32", "fix:"),
+                    strip_markdown(&step)
+                )?;
+            }
+        }
+        writeln!(w)
+    }
+}
+
+fn clip(s: &str, max: usize) -> Cow<'_, str> {
+    if s.chars().count() <= max {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(format!("{}…", s.chars().take(max).collect::<String>()))
+    }
+}
+
+/// Drops `**` emphasis for the terminal; keeps backticks, which show what to type.
+pub fn strip_markdown(s: &str) -> String {
+    s.replace("**", "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_terminal_controls() {
+        let s = "a\u{1b}]0;pwned\u{7}\u{1b}[2Jb\u{9b}c\u{202e}d\te";
+        let e = escape(s, false);
+        assert!(!e.chars().any(|c| c.is_control() && c != '\t'), "{e}");
+        assert_eq!(e, "a\\e]0;pwned\\x07\\e[2Jb\\x9bc\\u{202e}d\te");
+        assert_eq!(escape("plain", false), Cow::Borrowed("plain"));
+    }
+}

@@ -1,0 +1,393 @@
+//! Rules: the YAML format of `docs/rules.md`, loading (embedded, extra directories), compiling
+//! match trees, and evaluating one rule on one event. The matcher decides which rules to try.
+
+pub mod literals;
+mod spec;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Serialize;
+
+pub use spec::{MatchSpec, MatchTest, NoMatchTest, RuleSpec, Severity, TestsSpec, ThresholdSpec};
+
+use crate::error::{Error, Result};
+use crate::kind::LogKind;
+use crate::parse::{normalize_level, Parsed};
+
+/// A compiled match tree.
+#[derive(Clone, Debug)]
+pub enum Node {
+    Regex(Regex),
+    Contains(String),
+    Any(Vec<Node>),
+    All(Vec<Node>),
+    Not(Box<Node>),
+}
+
+/// Captured fields of one match, in capture order.
+pub type Fields = Vec<(String, String)>;
+
+impl Node {
+    /// Evaluates the tree on the whole event text; `Some(fields)` on a match.
+    pub fn eval(&self, text: &str) -> Option<Fields> {
+        match self {
+            Node::Regex(re) => {
+                let caps = re.captures(text)?;
+                let mut fields = Fields::new();
+                for name in re.capture_names().flatten() {
+                    if let Some(m) = caps.name(name) {
+                        fields.push((name.to_string(), m.as_str().to_string()));
+                    }
+                }
+                Some(fields)
+            }
+            Node::Contains(s) => text.contains(s.as_str()).then(Fields::new),
+            Node::Any(children) => {
+                let mut hit = None::<Fields>;
+                for c in children {
+                    if let Some(f) = c.eval(text) {
+                        hit.get_or_insert_with(Fields::new).extend(f);
+                    }
+                }
+                hit
+            }
+            Node::All(children) => {
+                let mut fields = Fields::new();
+                for c in children {
+                    fields.extend(c.eval(text)?);
+                }
+                Some(fields)
+            }
+            Node::Not(child) => child.eval(text).is_none().then(Fields::new),
+        }
+    }
+
+    /// The literals one of which every match contains (see [`literals`]).
+    pub fn required(&self) -> literals::Required {
+        match self {
+            Node::Regex(re) => literals::of_regex(re.as_str()),
+            Node::Contains(s) => literals::of_literal(s),
+            Node::Any(children) => literals::union(children.iter().map(Node::required)),
+            Node::All(children) => children
+                .iter()
+                .filter(|c| !matches!(c, Node::Not(_)))
+                .map(Node::required)
+                .fold(None, literals::better),
+            Node::Not(_) => None,
+        }
+    }
+
+    /// Every regex and literal the tree matches with, as regex strings (negations left out).
+    pub fn patterns(&self, out: &mut Vec<String>) {
+        match self {
+            Node::Regex(re) => out.push(re.as_str().to_string()),
+            Node::Contains(s) => out.push(regex::escape(s)),
+            Node::Any(cs) | Node::All(cs) => cs.iter().for_each(|c| c.patterns(out)),
+            Node::Not(_) => {}
+        }
+    }
+
+    fn compile(spec: &MatchSpec) -> std::result::Result<Node, String> {
+        Ok(match spec {
+            MatchSpec::Regex(p) => Node::Regex(
+                regex::RegexBuilder::new(p)
+                    .size_limit(10 * (1 << 20))
+                    .build()
+                    .map_err(|e| format!("bad regex {p:?}: {e}"))?,
+            ),
+            MatchSpec::Contains(s) if s.is_empty() => return Err("empty `contains`".into()),
+            MatchSpec::Contains(s) => Node::Contains(s.clone()),
+            MatchSpec::Any(cs) | MatchSpec::All(cs) if cs.is_empty() => {
+                return Err("`any`/`all` needs at least one entry".into())
+            }
+            MatchSpec::Any(cs) => Node::Any(
+                cs.iter()
+                    .map(Node::compile)
+                    .collect::<std::result::Result<_, _>>()?,
+            ),
+            MatchSpec::All(cs) => Node::All(
+                cs.iter()
+                    .map(Node::compile)
+                    .collect::<std::result::Result<_, _>>()?,
+            ),
+            MatchSpec::Not(c) => Node::Not(Box::new(Node::compile(c)?)),
+        })
+    }
+}
+
+/// How many occurrences within how long make a thresholded rule report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Threshold {
+    pub count: u32,
+    #[serde(skip)]
+    pub window: Duration,
+    #[serde(rename = "window")]
+    pub window_text: String,
+}
+
+/// A compiled rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub tags: Vec<String>,
+    pub kinds: Vec<LogKind>,
+    /// Normalised (`WARN`, `ERROR`, …).
+    pub levels: Vec<String>,
+    pub programs: Vec<String>,
+    pub node: Node,
+    pub group_by: Vec<String>,
+    pub threshold: Option<Threshold>,
+    pub kb: Vec<String>,
+    pub tests: TestsSpec,
+    /// File the rule came from (`rules/store.yaml` for embedded ones).
+    pub source: String,
+    /// Line of the rule's `id:` in that file.
+    pub line: usize,
+}
+
+impl Rule {
+    /// Compiles a parsed spec; `source`/`text` locate errors.
+    pub fn compile(spec: RuleSpec, source: &str, text: &str) -> std::result::Result<Rule, Error> {
+        let line = line_of_id(text, &spec.id);
+        let err = |message: String| Error::Rule {
+            file: source.to_string(),
+            line,
+            id: spec.id.clone(),
+            message,
+        };
+        if spec.id.is_empty()
+            || !spec
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        {
+            return Err(err(
+                "id must be lower-case letters, digits, `.`, `_` and `-`".into(),
+            ));
+        }
+        let node = Node::compile(&spec.matcher).map_err(err)?;
+        let threshold = match &spec.threshold {
+            None => None,
+            Some(t) => Some(Threshold {
+                count: t.count.max(1),
+                window: parse_duration(&t.window)
+                    .ok_or_else(|| err(format!("bad threshold window {:?}", t.window)))?,
+                window_text: t.window.clone(),
+            }),
+        };
+        Ok(Rule {
+            title: spec.title,
+            severity: spec.severity,
+            tags: spec.tags,
+            kinds: spec.kinds,
+            levels: spec.levels.iter().map(|l| normalize_level(l)).collect(),
+            programs: spec.programs,
+            node,
+            group_by: spec.group_by,
+            threshold,
+            kb: spec.kb,
+            tests: spec.tests,
+            source: source.to_string(),
+            line,
+            id: spec.id,
+        })
+    }
+
+    /// Whether the event's kind passes the `kinds` filter.
+    pub fn accepts_kind(&self, kind: LogKind) -> bool {
+        self.kinds.is_empty() || self.kinds.contains(&kind)
+    }
+
+    /// Whether the parsed event passes the `levels` and `programs` filters.
+    pub fn accepts_fields(&self, p: &Parsed) -> bool {
+        if !self.levels.is_empty() {
+            match &p.level {
+                Some(l) if self.levels.contains(&normalize_level(l)) => {}
+                _ => return false,
+            }
+        }
+        if !self.programs.is_empty() {
+            let Some(prog) = &p.program else { return false };
+            let ok = self
+                .programs
+                .iter()
+                .any(|want| match want.strip_suffix('*') {
+                    Some(prefix) => prog.starts_with(prefix),
+                    None => prog == want,
+                });
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Every regex and literal the rule matches with.
+    pub fn patterns(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.node.patterns(&mut out);
+        out
+    }
+
+    /// The kind a test event of this rule is read as.
+    pub fn test_kind(&self, explicit: Option<LogKind>) -> LogKind {
+        explicit
+            .or_else(|| self.kinds.first().copied())
+            .unwrap_or(LogKind::Generic)
+    }
+}
+
+/// `30s`, `10m`, `2h`, `1d`, or plain seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" => n,
+        "m" | "min" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+/// 1-based line of `id: <id>` in a rule file (1 when not found).
+fn line_of_id(text: &str, id: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start().trim_start_matches("- ").trim_start();
+            l.strip_prefix("id:")
+                .map(|v| v.trim().trim_matches(['"', '\'']) == id)
+                .unwrap_or(false)
+        })
+        .map_or(1, |i| i + 1)
+}
+
+/// Rules and the errors met while loading them (a broken file does not stop the others).
+#[derive(Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub errors: Vec<Error>,
+}
+
+impl RuleSet {
+    /// The shipped rules embedded in the binary.
+    pub fn embedded() -> RuleSet {
+        let mut set = RuleSet::default();
+        for (path, text) in crate::embedded::RULES {
+            set.add_text(path, text);
+        }
+        set
+    }
+
+    /// Adds every `*.yaml`/`*.yml` file under `dir` (recursively).
+    pub fn add_dir(&mut self, dir: &Path) {
+        let mut files = Vec::new();
+        if let Err(e) = collect_yaml(dir, &mut files) {
+            self.errors.push(Error::Io {
+                path: dir.display().to_string(),
+                source: e,
+            });
+            return;
+        }
+        files.sort();
+        for f in files {
+            match std::fs::read_to_string(&f) {
+                Ok(text) => self.add_text(&f.display().to_string(), &text),
+                Err(e) => self.errors.push(Error::Io {
+                    path: f.display().to_string(),
+                    source: e,
+                }),
+            }
+        }
+    }
+
+    /// Parses one rule file's text: a mapping (one rule) or a list.
+    pub fn add_text(&mut self, source: &str, text: &str) {
+        let specs = match spec::parse_file(text) {
+            Ok(s) => s,
+            Err(e) => {
+                let line = e.location().map_or(0, |l| l.line());
+                self.errors.push(Error::RuleFile {
+                    file: source.to_string(),
+                    line,
+                    message: e.to_string(),
+                });
+                return;
+            }
+        };
+        for s in specs {
+            match Rule::compile(s, source, text) {
+                Ok(r) => self.rules.push(r),
+                Err(e) => self.errors.push(e),
+            }
+        }
+    }
+
+    /// Ids that occur more than once, with the sources.
+    pub fn duplicates(&self) -> Vec<(String, Vec<String>)> {
+        let mut by_id: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for r in &self.rules {
+            by_id
+                .entry(&r.id)
+                .or_default()
+                .push(format!("{}:{}", r.source, r.line));
+        }
+        by_id
+            .into_iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+
+    /// Keeps the first rule of each id (later duplicates are reported by `zkb check`).
+    pub fn dedup(&mut self) {
+        let mut seen = std::collections::HashSet::new();
+        self.rules.retain(|r| seen.insert(r.id.clone()));
+    }
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    if dir.is_file() {
+        out.push(dir.to_path_buf());
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_yaml(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Loads the rule set for a run: embedded unless `no_default`, then each extra directory.
+pub fn load(extra: &[std::path::PathBuf], no_default: bool) -> RuleSet {
+    let mut set = if no_default {
+        RuleSet::default()
+    } else {
+        RuleSet::embedded()
+    };
+    for dir in extra {
+        set.add_dir(dir);
+    }
+    set
+}
+
+/// Sorts fields for stable output and turns them into a map.
+pub fn fields_map(fields: &Fields) -> BTreeMap<String, String> {
+    fields.iter().cloned().collect()
+}
+
+pub type RuleResult<T> = Result<T>;

@@ -1,0 +1,261 @@
+//! Sources: the files, directories, gzip rotations and stdin a scan reads. Expands directories
+//! (recursively, in name order), opens each input (decompressing gzip by its magic bytes,
+//! multi-member included), detects its kind and host, and skips binary files.
+
+use std::fs::File;
+use std::io::{self, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+use jiff::Timestamp;
+
+use crate::error::Error;
+use crate::kind::LogKind;
+
+/// How many leading bytes are looked at to sniff the kind and spot binary files.
+const HEAD: usize = 8192;
+
+/// An input named on the command line or found in a directory.
+#[derive(Clone, Debug)]
+pub struct Input {
+    /// `None` for stdin.
+    pub path: Option<PathBuf>,
+    /// Found by walking a directory (non-log files are skipped there, not reported).
+    pub from_walk: bool,
+}
+
+impl Input {
+    pub fn display(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or_else(|| "<stdin>".to_string(), |p| p.display().to_string())
+    }
+}
+
+/// Expands the command-line paths: `-` is stdin, directories are walked.
+pub fn expand(paths: &[String], errors: &mut Vec<Error>) -> Vec<Input> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p == "-" {
+            out.push(Input {
+                path: None,
+                from_walk: false,
+            });
+            continue;
+        }
+        let path = PathBuf::from(p);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk(&path, &mut out, errors),
+            Ok(_) => out.push(Input {
+                path: Some(path),
+                from_walk: false,
+            }),
+            Err(e) => errors.push(Error::Io {
+                path: p.clone(),
+                source: e,
+            }),
+        }
+    }
+    out
+}
+
+fn walk(dir: &Path, out: &mut Vec<Input>, errors: &mut Vec<Error>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(Error::Io {
+                path: dir.display().to_string(),
+                source: e,
+            });
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.') && n != ".install_history");
+        if hidden {
+            continue;
+        }
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => walk(&path, out, errors),
+            Ok(m) if m.is_file() => out.push(Input {
+                path: Some(path),
+                from_walk: true,
+            }),
+            Ok(_) => {}
+            Err(e) => errors.push(Error::Io {
+                path: path.display().to_string(),
+                source: e,
+            }),
+        }
+    }
+}
+
+/// An opened input, ready to frame.
+pub struct Opened {
+    pub name: String,
+    pub kind: LogKind,
+    pub host: Option<String>,
+    pub mtime: Option<Timestamp>,
+    pub reader: Box<dyn Read + Send>,
+}
+
+/// Why an input was not scanned.
+pub enum Skip {
+    /// Not an error: a binary file or a non-log file found while walking a directory.
+    Quiet(String),
+    Error(Error),
+}
+
+/// Opens an input; `kind` overrides detection.
+pub fn open(input: &Input, kind: Option<LogKind>) -> Result<Opened, Skip> {
+    let name = input.display();
+    let io_err = |e: io::Error| {
+        Skip::Error(Error::Io {
+            path: name.clone(),
+            source: e,
+        })
+    };
+    let (raw, mtime): (Box<dyn Read + Send>, Option<Timestamp>) = match &input.path {
+        None => (Box::new(io::stdin()), None),
+        Some(p) => {
+            let f = File::open(p).map_err(io_err)?;
+            let mtime = f
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| Timestamp::try_from(t).ok());
+            (Box::new(f), mtime)
+        }
+    };
+    let (magic, raw) = peek(raw, 2).map_err(io_err)?;
+    let mut reader: Box<dyn Read + Send> = if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(MultiGzDecoder::new(raw))
+    } else {
+        raw
+    };
+    let (head, rest) = peek(reader, HEAD).map_err(|e| {
+        Skip::Error(Error::Io {
+            path: name.clone(),
+            source: io::Error::new(e.kind(), format!("cannot read: {e}")),
+        })
+    })?;
+    reader = rest;
+    if memchr::memchr(0, &head).is_some() {
+        return Err(Skip::Quiet(format!("{name}: binary file, skipped")));
+    }
+    let by_name = input.path.as_deref().and_then(LogKind::from_path);
+    let kind = match (kind, by_name) {
+        (Some(k), _) | (None, Some(k)) => k,
+        (None, None) => {
+            let sniffed = LogKind::sniff(&head);
+            if input.from_walk && sniffed == LogKind::Generic {
+                return Err(Skip::Quiet(format!(
+                    "{name}: not a known log file, skipped"
+                )));
+            }
+            sniffed
+        }
+    };
+    let host = input.path.as_deref().and_then(host_from_path);
+    Ok(Opened {
+        name,
+        kind,
+        host,
+        mtime,
+        reader,
+    })
+}
+
+/// Reads up to `n` bytes and gives back a reader that still yields them.
+fn peek(mut r: Box<dyn Read + Send>, n: usize) -> io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
+    let mut head = Vec::with_capacity(n);
+    let mut chunk = [0u8; 4096];
+    while head.len() < n {
+        let want = (n - head.len()).min(chunk.len());
+        match r.read(&mut chunk[..want]) {
+            Ok(0) => break,
+            Ok(k) => head.extend_from_slice(&chunk[..k]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if head.is_empty() => return Err(e),
+            Err(e) => {
+                // Keep what was read; the error shows again on the next read.
+                let rest: Box<dyn Read + Send> =
+                    Box::new(Cursor::new(head.clone()).chain(FailingReader(Some(e))));
+                return Ok((head, rest));
+            }
+        }
+    }
+    let rest: Box<dyn Read + Send> = Box::new(Cursor::new(head.clone()).chain(r));
+    Ok((head, rest))
+}
+
+struct FailingReader(Option<io::Error>);
+
+impl Read for FailingReader {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(0),
+        }
+    }
+}
+
+/// The host a file belongs to when its lines do not say: the folder it sits in when that
+/// folder is named like a host (as a log receiver or a copied log set lays them out), else the
+/// local host for the standard Zimbra locations.
+pub fn host_from_path(path: &Path) -> Option<String> {
+    const GENERIC: [&str; 14] = [
+        "log", "logs", "zimbra", "tmp", "var", "opt", "data", "db", "conf", "home", "root", ".",
+        "..", "archive",
+    ];
+    let parent = path.parent()?.file_name()?.to_str()?;
+    let hostlike = !parent.is_empty()
+        && !GENERIC.contains(&parent)
+        && parent.len() <= 253
+        && parent
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
+        && parent
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && parent.chars().any(|c| c.is_ascii_digit() || c == '.');
+    if hostlike {
+        return Some(parent.to_string());
+    }
+    let abs = path.to_str()?;
+    if abs.starts_with("/opt/zimbra/") || abs.starts_with("/var/log/") || abs.starts_with("/tmp/") {
+        return local_hostname();
+    }
+    None
+}
+
+fn local_hostname() -> Option<String> {
+    let h = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let h = h.trim();
+    (!h.is_empty()).then(|| h.split('.').next().unwrap_or(h).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_from_folders() {
+        assert_eq!(
+            host_from_path(Path::new("examples/upgrade-night/mbx2/mailbox.log")).as_deref(),
+            Some("mbx2")
+        );
+        assert_eq!(host_from_path(Path::new("logs/mailbox.log")), None);
+        assert_eq!(host_from_path(Path::new("samples/mailbox.log")), None);
+        assert_eq!(
+            host_from_path(Path::new("remote/mta1.example.com/zimbra.log")).as_deref(),
+            Some("mta1.example.com")
+        );
+    }
+}
