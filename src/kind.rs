@@ -134,6 +134,13 @@ impl LogKind {
                 best = (kind, n);
             }
         }
+        if let Some(first) = lines.first() {
+            if let Some((kind, _)) = tests.iter().find(|(_, test)| test(first)) {
+                if best.1 * 2 < lines.len() || *kind == best.0 {
+                    return *kind;
+                }
+            }
+        }
         if best.1 * 2 >= lines.len().max(1) {
             best.0
         } else {

@@ -1,0 +1,568 @@
+//! End-to-end tests of the `zkb` binary: scan, explain, rules, check and kb, with real-format
+//! inputs and the bad inputs an admin's log directory can hold.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const BLOB: &str = "2025-03-01 10:00:03,001 ERROR [qtp1-1:https://10.0.0.1:443/service/soap/GetMsgRequest] [name=a@example.com;mid=41;] mailbox - Unable to get blob while encoding message
+com.zimbra.cs.mailbox.MailServiceException: No such blob: mailbox=41, item=257, change=1234
+\tat com.zimbra.cs.mailbox.MailServiceException.NO_SUCH_BLOB(MailServiceException.java:591) ~[zimbrastore.jar:10.1.9_GA_4200001]
+";
+const ORDINARY: &str = "2025-03-01 10:00:00,000 INFO  [qtp1-2:https://10.0.0.1:443/service/soap/SearchRequest] [name=b@example.com;mid=7;] soap - SearchRequest elapsed=12\n";
+
+fn zkb() -> Command {
+    let mut c = Command::cargo_bin("zkb").unwrap();
+    c.env("NO_COLOR", "1")
+        .env("TZ", "UTC")
+        .timeout(Duration::from_secs(60));
+    c
+}
+
+fn json_lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn scan_json_follows_the_contract() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("mbx1/mailbox.log");
+    write(&f, format!("{ORDINARY}{BLOB}{ORDINARY}").as_bytes());
+    let out = zkb()
+        .args(["scan", "--format", "json"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ms = json_lines(&out.stdout);
+    let blob: Vec<&Value> = ms
+        .iter()
+        .filter(|m| m["rule"] == "store.no-such-blob")
+        .collect();
+    assert_eq!(blob.len(), 1, "{ms:?}");
+    let m = blob[0];
+    let keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
+    for k in [
+        "ts", "host", "file", "line", "offset", "kind", "level", "program", "rule", "severity",
+        "title", "fields", "kb", "text",
+    ] {
+        assert!(keys.contains(&k), "missing {k} in {keys:?}");
+    }
+    assert_eq!(m["line"], 2);
+    assert_eq!(m["offset"], ORDINARY.len());
+    assert_eq!(m["host"], "mbx1");
+    assert_eq!(m["kind"], "mailbox");
+    assert_eq!(m["level"], "ERROR");
+    assert_eq!(m["severity"], "critical");
+    assert_eq!(m["ts"], "2025-03-01T10:00:03.001+00:00");
+    assert_eq!(m["fields"]["mailbox"], "41");
+    assert_eq!(m["fields"]["item"], "257");
+    assert_eq!(m["fields"]["name"], "a@example.com");
+    assert_eq!(m["text"], BLOB.trim_end());
+    let kb: Vec<&str> = m["kb"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert!(kb.contains(&"store/hsm-volume-not-mounted"));
+    assert!(m["kb"][0]["fix"].as_str().is_some_and(|f| !f.is_empty()));
+}
+
+#[test]
+fn human_output_shows_severity_place_and_fix() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("mailbox.log");
+    write(&f, BLOB.as_bytes());
+    let out = zkb().arg("scan").arg(&f).output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("CRITICAL"), "{s}");
+    assert!(s.contains("mailbox.log:1"), "{s}");
+    assert!(s.contains("mailbox=41"), "{s}");
+    assert!(s.contains("fix:"), "{s}");
+    assert!(!s.contains('\u{1b}'), "colour despite NO_COLOR");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("findings"));
+}
+
+#[test]
+fn bad_input_is_reported_and_the_rest_is_scanned() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    write(&p.join("good/mailbox.log"), BLOB.as_bytes());
+    let mut utf8 =
+        b"2025-03-01 10:00:00,000 INFO  [x] [] soap - \xff\xfe\xc3\x28 bad bytes\n".to_vec();
+    utf8.extend_from_slice(BLOB.as_bytes());
+    write(&p.join("utf8/mailbox.log"), &utf8);
+    let mut huge = b"2025-03-01 10:00:00,000 INFO  [x] [] soap - ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 10_000_000));
+    huge.push(b'\n');
+    huge.extend_from_slice(BLOB.as_bytes());
+    write(&p.join("huge/mailbox.log"), &huge);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for i in 0..300 {
+        gz.write_all(
+            BLOB.replace("item=257", &format!("item={}", i * 7919 % 100_003))
+                .as_bytes(),
+        )
+        .unwrap();
+    }
+    let gz = gz.finish().unwrap();
+    write(&p.join("gz/mailbox.log.2025-03-01.gz"), &gz[..gz.len() / 2]);
+    let noise: Vec<u8> = (0..100_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    write(&p.join("bin/mailbox.log.bin"), &noise);
+    write(&p.join("empty/mailbox.log"), b"");
+    let out = zkb()
+        .args(["scan", "--format", "json"])
+        .arg(p)
+        .arg(p.join("missing.log"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "input errors give exit 2: {err}"
+    );
+    let ms = json_lines(&out.stdout);
+    for sub in ["good", "utf8", "huge"] {
+        assert!(
+            ms.iter().any(|m| m["file"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{sub}/mailbox.log"))
+                && m["rule"] == "store.no-such-blob"),
+            "{sub}: {ms:?}"
+        );
+    }
+    assert!(
+        err.contains("mailbox.log.2025-03-01.gz"),
+        "truncated gzip not named: {err}"
+    );
+    assert!(
+        ms.iter()
+            .any(|m| m["file"].as_str().unwrap().contains("gz/")),
+        "events before the truncation are kept"
+    );
+    assert!(err.contains("missing.log"), "{err}");
+    assert!(err.contains("binary file"), "{err}");
+    let utf8_match = ms
+        .iter()
+        .find(|m| m["file"].as_str().unwrap().contains("utf8/"))
+        .unwrap();
+    assert_eq!(utf8_match["line"], 2);
+}
+
+#[test]
+fn unreadable_file_is_named_and_skipped() {
+    let d = tempfile::tempdir().unwrap();
+    let bad = d.path().join("secret/mailbox.log");
+    write(&bad, BLOB.as_bytes());
+    let good = d.path().join("open/mailbox.log");
+    write(&good, BLOB.as_bytes());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&bad, fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    if fs::read(&bad).is_ok() {
+        // Running as root: permissions do not stop reads; a dangling symlink stands in.
+        fs::remove_file(&bad).unwrap();
+        std::os::unix::fs::symlink(d.path().join("nowhere"), &bad).unwrap();
+    }
+    let out = zkb()
+        .args(["scan", "--format", "json"])
+        .arg(&bad)
+        .arg(&good)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("secret/mailbox.log"), "{err}");
+    assert_eq!(json_lines(&out.stdout).len(), 1);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn control_characters_never_reach_the_terminal() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("mailbox.log");
+    let evil = BLOB
+        .replace("change=1234", "change=1234 \u{1b}]0;pwned\u{7}\u{1b}[2J")
+        .replace("a@example.com", "a\u{1b}[31m@example.com");
+    write(&f, evil.as_bytes());
+    let out = zkb().arg("scan").arg(&f).output().unwrap();
+    assert!(!out.stdout.contains(&0x1b), "raw ESC in human output");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\\e]0;pwned"));
+    let json = zkb()
+        .args(["scan", "--format", "json"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        !json.stdout.contains(&0x1b),
+        "JSON escapes control characters too"
+    );
+}
+
+#[test]
+fn syslog_year_is_inferred_across_new_year() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("zimbra.log");
+    let lines = "Dec 31 23:59:58 mta1 postfix/lmtp[1]: 4F1A2B3C: to=<a@example.com>, relay=none, delay=1, delays=1/0/0/0, dsn=4.4.1, status=deferred (connect to mbx1.example.com[10.0.0.11]:7025: Connection refused)\n\
+Jan  1 00:00:02 mta1 postfix/lmtp[1]: 5F1A2B3C: to=<b@example.com>, relay=none, delay=1, delays=1/0/0/0, dsn=4.4.1, status=deferred (connect to mbx1.example.com[10.0.0.11]:7025: Connection refused)\n";
+    write(&f, lines.as_bytes());
+    let jan2 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_312_000); // 2026-01-02
+    fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_modified(jan2)
+        .unwrap();
+    let out = zkb()
+        .args(["scan", "--format", "json"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let ts: Vec<String> = json_lines(&out.stdout)
+        .iter()
+        .map(|m| m["ts"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        ts.iter().any(|t| t.starts_with("2025-12-31T23:59:58")),
+        "{ts:?}"
+    );
+    assert!(
+        ts.iter().any(|t| t.starts_with("2026-01-01T00:00:02")),
+        "{ts:?}"
+    );
+    let forced = zkb()
+        .args(["scan", "--format", "json", "--year", "2021"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let ts: Vec<String> = json_lines(&forced.stdout)
+        .iter()
+        .map(|m| m["ts"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ts.iter().any(|t| t.starts_with("2020-12-31")), "{ts:?}");
+    assert!(ts.iter().any(|t| t.starts_with("2021-01-01")), "{ts:?}");
+    let tz = zkb()
+        .args(["scan", "--format", "json", "--tz", "Asia/Bangkok"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&tz.stdout).contains("+07:00"));
+}
+
+#[test]
+fn context_filters_and_exit_codes() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("mailbox.log");
+    write(
+        &f,
+        format!("{ORDINARY}{ORDINARY}{BLOB}{ORDINARY}").as_bytes(),
+    );
+    let out = zkb()
+        .args([
+            "scan", "--format", "json", "-B", "1", "-A", "1", "--rule", "store.*",
+        ])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let ms = json_lines(&out.stdout);
+    assert_eq!(ms.len(), 1);
+    assert_eq!(ms[0]["before"].as_array().unwrap().len(), 1);
+    assert_eq!(ms[0]["after"].as_array().unwrap().len(), 1);
+    let fail = zkb()
+        .args(["scan", "-q", "--fail-on", "high"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(fail.status.code(), Some(1));
+    let none = zkb()
+        .args(["scan", "-q", "--format", "json", "--until", "2025-02-28"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(0));
+    assert!(json_lines(&none.stdout).is_empty());
+    let since = zkb()
+        .args([
+            "scan",
+            "-q",
+            "--format",
+            "json",
+            "--since",
+            "2025-03-01 10:00:01",
+        ])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(json_lines(&since.stdout).len(), 1);
+    let sev = zkb()
+        .args([
+            "scan",
+            "-q",
+            "--format",
+            "json",
+            "--min-severity",
+            "critical",
+            "--rule",
+            "nothing.like-this",
+        ])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(json_lines(&sev.stdout).is_empty());
+    let usage = zkb()
+        .args(["scan", "--min-severity", "loud"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn stdin_and_multi_member_gzip() {
+    let out = zkb()
+        .args(["scan", "--format", "json", "--kind", "mailbox", "-"])
+        .write_stdin(BLOB)
+        .output()
+        .unwrap();
+    let ms = json_lines(&out.stdout);
+    assert_eq!(ms[0]["file"], "<stdin>");
+    let d = tempfile::tempdir().unwrap();
+    let mut bytes = Vec::new();
+    for part in [ORDINARY, BLOB] {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(part.as_bytes()).unwrap();
+        bytes.extend(gz.finish().unwrap());
+    }
+    let f = d.path().join("mailbox.log.2025-03-01.gz");
+    write(&f, &bytes);
+    let out = zkb()
+        .args(["scan", "--format", "json"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let ms = json_lines(&out.stdout);
+    assert!(
+        ms.iter()
+            .any(|m| m["rule"] == "store.no-such-blob" && m["line"] == 2),
+        "{ms:?}"
+    );
+}
+
+#[test]
+fn output_order_is_stable_across_threads() {
+    let d = tempfile::tempdir().unwrap();
+    for i in 0..12 {
+        write(
+            &d.path().join(format!("h{i:02}/mailbox.log")),
+            format!("{}{BLOB}", ORDINARY.repeat(i * 50)).as_bytes(),
+        );
+    }
+    let run = |threads: &str| {
+        let out = zkb()
+            .args(["scan", "--format", "json", "--threads", threads])
+            .arg(d.path())
+            .output()
+            .unwrap();
+        out.stdout
+    };
+    let one = run("1");
+    assert_eq!(one, run("4"));
+    let files: Vec<String> = json_lines(&one)
+        .iter()
+        .map(|m| m["file"].as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = files.clone();
+    sorted.sort();
+    assert_eq!(files, sorted);
+}
+
+#[test]
+fn catastrophic_regex_in_a_user_rule_stays_linear() {
+    let d = tempfile::tempdir().unwrap();
+    let rules = d.path().join("rules/evil.yaml");
+    write(
+        &rules,
+        br#"
+- id: user.evil
+  title: nested quantifiers
+  severity: low
+  kb: [store/hsm-volume-not-mounted]
+  match: {regex: 'xyz(a+)+$'}
+  tests:
+    match: [{text: 'xyzaaa', fields: {}}]
+    no_match: ['xyzaab']
+"#,
+    );
+    let log = d.path().join("app.log");
+    write(&log, format!("xyz{}b\n", "a".repeat(200_000)).as_bytes());
+    let out = zkb()
+        .timeout(Duration::from_secs(20))
+        .args(["scan", "--kind", "generic", "--format", "json", "--rules"])
+        .arg(d.path().join("rules"))
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn broken_rule_file_is_named_with_its_line_and_the_rest_runs() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        &d.path().join("rules/bad.yaml"),
+        b"- id: user.bad\n  title: x\n  severity: loud\n  match: {contains: abc}\n",
+    );
+    write(
+        &d.path().join("rules/regex.yaml"),
+        b"- id: user.regex\n  title: x\n  severity: low\n  match: {regex: 'abc('}\n",
+    );
+    write(&d.path().join("rules/notyaml.yaml"), b"- id: [unclosed\n");
+    let f = d.path().join("mailbox.log");
+    write(&f, BLOB.as_bytes());
+    let check = zkb()
+        .arg("check")
+        .arg("--rules")
+        .arg(d.path().join("rules"))
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(err.contains("bad.yaml:3"), "{err}");
+    assert!(err.contains("regex.yaml:1: rule user.regex"), "{err}");
+    assert!(err.contains("notyaml.yaml:"), "{err}");
+    let scan = zkb()
+        .args(["scan", "--format", "json", "--rules"])
+        .arg(d.path().join("rules"))
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&scan.stderr).contains("bad.yaml:3"));
+    assert!(!json_lines(&scan.stdout).is_empty());
+}
+
+#[test]
+fn check_passes_on_the_shipped_rules_and_kb() {
+    let out = zkb().arg("check").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 errors"));
+}
+
+#[test]
+fn check_rejects_rules_without_tests() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("r.yaml"), b"id: user.untested\ntitle: t\nseverity: low\nkb: [store/hsm-volume-not-mounted]\nmatch: {contains: 'abcdef'}\n");
+    let out = zkb()
+        .args(["check", "--no-default-rules", "--rules"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("no `match` test") && err.contains("no `no_match` test"),
+        "{err}"
+    );
+}
+
+#[test]
+fn explain_shows_parse_literal_and_fields() {
+    let out = zkb()
+        .args(["explain", "--format", "json", BLOB])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["event"]["level"], "ERROR");
+    assert_eq!(v["event"]["context"]["mid"], "41");
+    assert_eq!(
+        v["event"]["thread"],
+        "qtp1-1:https://10.0.0.1:443/service/soap/GetMsgRequest"
+    );
+    let m = v["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["rule"] == "store.no-such-blob")
+        .unwrap();
+    assert_eq!(m["fields"]["item"], "257");
+    assert!(!m["literals"].as_array().unwrap().is_empty());
+    assert!(v["related"].is_array());
+    let human = zkb()
+        .arg("explain")
+        .arg("-")
+        .write_stdin(BLOB)
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        s.contains("store.no-such-blob")
+            && s.contains("literal")
+            && s.contains("field     item=257"),
+        "{s}"
+    );
+}
+
+#[test]
+fn rules_list_and_kb_show() {
+    let out = zkb()
+        .args(["rules", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    let rules: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(rules.len() >= 40);
+    for r in &rules {
+        assert!(!r["patterns"].as_array().unwrap().is_empty(), "{}", r["id"]);
+        assert!(r["source"].as_str().unwrap().starts_with("rules/"));
+    }
+    let kb = zkb()
+        .args([
+            "kb",
+            "show",
+            "store/hsm-volume-not-mounted",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let e: Value = serde_json::from_slice(&kb.stdout).unwrap();
+    assert!(e["body"].as_str().unwrap().contains("fstab"));
+    assert!(!e["references"].as_array().unwrap().is_empty());
+    let missing = zkb().args(["kb", "show", "no/such"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let list = zkb()
+        .args(["kb", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    let entries: Vec<Value> = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(entries.len() >= 100);
+}
