@@ -312,9 +312,14 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
             for n in &report.notes {
                 eprintln!("zkb: {}", escape(n, false));
             }
+            if g.verbose {
+                for n in &report.quiet_notes {
+                    eprintln!("zkb: {}", escape(n, false));
+                }
+            }
         }
         for f in &report.findings {
-            summary.add(&matcher.rules[f.rule]);
+            summary.add(f.rule, &matcher.rules[f.rule]);
             if write_failed.is_none() {
                 if let Err(e) = printer.finding(&mut out, f) {
                     write_failed = Some(e);
@@ -384,15 +389,16 @@ impl Summary {
         }
     }
 
-    fn add(&mut self, rule: &rules::Rule) {
+    fn add(&mut self, index: usize, rule: &rules::Rule) {
         self.by_severity[rule.severity as usize] += 1;
+        self.by_rule[index] += 1;
     }
 
     fn at_or_above(&self, s: Severity) -> u64 {
         self.by_severity[s as usize..].iter().sum()
     }
 
-    fn print(&mut self, matcher: &Matcher, style: &Style) {
+    fn print(&self, matcher: &Matcher, style: &Style) {
         let secs = self.started.elapsed().as_secs_f64().max(1e-6);
         let mb = self.bytes as f64 / 1e6;
         let sev: Vec<String> = Severity::ALL
@@ -417,7 +423,22 @@ impl Summary {
                 format!(" ({})", sev.join(", "))
             }
         );
-        let _ = (&mut self.by_rule, matcher);
+        let mut top: Vec<(u64, &str)> = self
+            .by_rule
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (*n, matcher.rules[i].id.as_str()))
+            .collect();
+        top.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        if !top.is_empty() {
+            let list: Vec<String> = top
+                .iter()
+                .take(5)
+                .map(|(n, id)| format!("{id} {n}"))
+                .collect();
+            eprintln!("{} top rules: {}", style.bold("zkb:"), list.join(", "));
+        }
     }
 }
 

@@ -78,6 +78,8 @@ pub struct FileReport {
     pub bytes: u64,
     pub errors: Vec<Error>,
     pub notes: Vec<String>,
+    /// Notes shown only with -v.
+    pub quiet_notes: Vec<String>,
 }
 
 /// Scans inputs in parallel; `sink` gets each file's report in input order.
@@ -126,6 +128,10 @@ pub fn scan_input(input: &Input, matcher: &Matcher, opts: &ScanOptions) -> FileR
         Ok(o) => o,
         Err(Skip::Quiet(note)) => {
             report.notes.push(note);
+            return report;
+        }
+        Err(Skip::Silent(note)) => {
+            report.quiet_notes.push(note);
             return report;
         }
         Err(Skip::Error(e)) => {

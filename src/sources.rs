@@ -106,8 +106,10 @@ pub struct Opened {
 
 /// Why an input was not scanned.
 pub enum Skip {
-    /// Not an error: a binary file or a non-log file found while walking a directory.
+    /// Not an error: a binary file.
     Quiet(String),
+    /// Not an error, and not worth a word unless asked (-v): a non-log file found while walking.
+    Silent(String),
     Error(Error),
 }
 
