@@ -156,7 +156,7 @@ pub fn open(input: &Input, kind: Option<LogKind>) -> Result<Opened, Skip> {
         (None, None) => {
             let sniffed = LogKind::sniff(&head);
             if input.from_walk && sniffed == LogKind::Generic {
-                return Err(Skip::Quiet(format!(
+                return Err(Skip::Silent(format!(
                     "{name}: not a known log file, skipped"
                 )));
             }
