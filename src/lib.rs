@@ -17,6 +17,7 @@ pub mod output;
 pub mod parse;
 pub mod rules;
 pub mod scan;
+pub mod search;
 pub mod sources;
 
 /// The shipped rules and KB, embedded at build time (see `build.rs`).
