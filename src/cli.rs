@@ -16,6 +16,8 @@ use crate::matcher::Matcher;
 use crate::output::{self, escape, Format, Printer, Style};
 use crate::rules::{self, RuleSet, Severity};
 use crate::scan::{self, ScanOptions};
+use crate::search::KbIndex;
+use crate::state;
 use crate::{check, explain, sources};
 
 #[derive(Parser, Debug)]
@@ -68,6 +70,10 @@ pub struct Global {
     /// Year of the last lines of syslog files (which carry no year); default: from the file's mtime.
     #[arg(long, global = true)]
     pub year: Option<i16>,
+    /// Data directory (KB index cache, state); default: $ZKB_DATA, /var/lib/zkb as root,
+    /// else ~/.local/share/zkb.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -83,6 +89,8 @@ pub enum Command {
     },
     /// Validate rules and KB: YAML, regexes, duplicate ids, rule tests, KB structure.
     Check,
+    /// Full-text search of the knowledge base (symptoms, error text, ids).
+    Search(SearchArgs),
     /// Read the knowledge base.
     Kb {
         #[command(subcommand)]
@@ -121,6 +129,20 @@ pub struct ScanArgs {
     /// Worker threads (default: the number of cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Also print error-level events that no rule matched, with related KB entries
+    /// (frames every event, so it is slower).
+    #[arg(long)]
+    pub unmatched: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Words, a symptom or a pasted log line.
+    #[arg(required = true)]
+    pub query: Vec<String>,
+    /// How many entries to show.
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
 }
 
 #[derive(Args, Debug)]
@@ -170,6 +192,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         } => rules_list(g),
         Command::Check => check::run(g),
         Command::Kb { command } => kb_command(g, command),
+        Command::Search(a) => search(g, a),
     }
 }
 
@@ -276,6 +299,7 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         before: a.context.unwrap_or(a.before_context),
         after: a.context.unwrap_or(a.after_context),
         threads: a.threads.unwrap_or_else(|| ScanOptions::default().threads),
+        unmatched: a.unmatched,
         ..ScanOptions::default()
     };
     let matcher = Matcher::new(set.rules);
@@ -302,7 +326,12 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let mut summary = Summary::new(matcher.rules.len());
     let mut progress = Progress::new(g.quiet, &inputs);
     let mut write_failed = None;
-    scan::scan_inputs(&inputs, &matcher, &opts, |report| {
+    let index = if a.unmatched {
+        Some(open_index(g, &kb)?)
+    } else {
+        None
+    };
+    scan::scan_inputs(&inputs, &matcher, &opts, index.as_ref(), |report| {
         progress.tick(report.bytes);
         for e in &report.errors {
             had_error = true;
@@ -319,7 +348,10 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
             }
         }
         for f in &report.findings {
-            summary.add(f.rule, &matcher.rules[f.rule]);
+            match f.rule {
+                Some(i) => summary.add(i, &matcher.rules[i]),
+                None => summary.unmatched += 1,
+            }
             if write_failed.is_none() {
                 if let Err(e) = printer.finding(&mut out, f) {
                     write_failed = Some(e);
@@ -375,6 +407,7 @@ struct Summary {
     bytes: u64,
     by_severity: [u64; 5],
     by_rule: Vec<u64>,
+    unmatched: u64,
 }
 
 impl Summary {
@@ -386,6 +419,7 @@ impl Summary {
             bytes: 0,
             by_severity: [0; 5],
             by_rule: vec![0; rules],
+            unmatched: 0,
         }
     }
 
@@ -490,6 +524,72 @@ impl Progress {
             eprint!("\r\x1b[2K");
         }
     }
+}
+
+/// Opens (or builds) the KB index in the data directory, in memory when that fails.
+pub fn open_index(g: &Global, kb: &Kb) -> Result<KbIndex> {
+    let dir = state::data_dir(g.data.as_deref());
+    KbIndex::open(kb, dir.as_deref()).context("opening the KB search index")
+}
+
+fn search(g: &Global, a: &SearchArgs) -> Result<Outcome> {
+    let (_set, kb) = load(g);
+    let index = open_index(g, &kb)?;
+    let hits = index.search(&a.query.join(" "), a.limit)?;
+    let out = io::stdout();
+    let mut w = io::BufWriter::new(out.lock());
+    match g.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut w, &hits)?;
+            writeln!(w)?;
+        }
+        Format::Human => {
+            let s = style(g);
+            if hits.is_empty() {
+                writeln!(w, "nothing found (zkb kb list shows every entry)")?;
+            }
+            for h in &hits {
+                writeln!(
+                    w,
+                    "{}  {}  {}",
+                    s.bold(&h.title),
+                    s.dim(&h.id),
+                    s.dim(&format!("{:.2}", h.score))
+                )?;
+                writeln!(
+                    w,
+                    "    {}",
+                    highlight(&h.snippet, &h.highlighted, &s).replace('\n', " ")
+                )?;
+            }
+        }
+    }
+    Ok(Outcome { code: 0 })
+}
+
+/// Marks the matched ranges of a snippet: bold on a colour terminal, `[…]` otherwise.
+fn highlight(text: &str, ranges: &[std::ops::Range<usize>], s: &Style) -> String {
+    let mut out = String::new();
+    let mut last = 0;
+    for r in ranges {
+        if r.start < last
+            || r.end > text.len()
+            || !text.is_char_boundary(r.start)
+            || !text.is_char_boundary(r.end)
+        {
+            continue;
+        }
+        out.push_str(&text[last..r.start]);
+        let word = &text[r.clone()];
+        out.push_str(&if s.on {
+            s.bold(word)
+        } else {
+            format!("[{word}]")
+        });
+        last = r.end;
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 fn rules_list(g: &Global) -> Result<Outcome> {

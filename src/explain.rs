@@ -6,16 +6,18 @@ use std::io::{self, Write};
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::{load, style, time_zone, Global, Outcome};
+use crate::cli::{load, open_index, style, time_zone, Global, Outcome};
 use crate::framing::frame_all;
 use crate::kind::LogKind;
 use crate::matcher::{Matcher, RuleHit};
 use crate::output::{escape, kb_refs, strip_markdown, Format};
 use crate::parse::{format_ts, parse, Event, Parsed, TimeContext};
+use crate::search::mask_variables;
 
 pub fn run(g: &Global, text: &str) -> Result<Outcome> {
     let (set, kb) = load(g);
     let matcher = Matcher::new(set.rules);
+    let index = open_index(g, &kb)?;
     let tz = time_zone(g)?;
     let time = TimeContext::new(tz, g.year, None);
     let text = text.trim_end_matches('\n');
@@ -34,9 +36,15 @@ pub fn run(g: &Global, text: &str) -> Result<Outcome> {
             .iter()
             .map(|h| match_json(&matcher, &event, h, &kb))
             .collect();
+        let second = event.text.lines().nth(1).unwrap_or("");
+        let related = index.search(&mask_variables(&format!("{} {second}", parsed.message)), 3)?;
+        let related_json: Vec<serde_json::Value> = related
+            .iter()
+            .map(|h| json!({"id": h.id, "title": h.title, "score": h.score}))
+            .collect();
         match g.format {
             Format::Json => {
-                let obj = json!({"event": event_json(&event, &parsed), "matches": matches, "related": []});
+                let obj = json!({"event": event_json(&event, &parsed), "matches": matches, "related": related_json});
                 serde_json::to_writer(&mut w, &obj)?;
                 writeln!(w)?;
             }
@@ -83,6 +91,16 @@ pub fn run(g: &Global, text: &str) -> Result<Outcome> {
                             }
                         }
                     }
+                }
+                for h in &related {
+                    writeln!(
+                        w,
+                        "{} {}  {}  {}",
+                        s.bold("related"),
+                        h.id,
+                        h.title,
+                        s.dim(&format!("{:.2}", h.score))
+                    )?;
                 }
                 writeln!(w)?;
             }

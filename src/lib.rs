@@ -19,6 +19,7 @@ pub mod rules;
 pub mod scan;
 pub mod search;
 pub mod sources;
+pub mod state;
 
 /// The shipped rules and KB, embedded at build time (see `build.rs`).
 pub mod embedded {

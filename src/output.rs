@@ -39,9 +39,9 @@ pub struct JsonFinding<'a> {
     pub kind: &'a str,
     pub level: Option<&'a str>,
     pub program: Option<&'a str>,
-    pub rule: &'a str,
-    pub severity: &'a str,
-    pub title: &'a str,
+    pub rule: Option<&'a str>,
+    pub severity: Option<&'a str>,
+    pub title: Option<&'a str>,
     pub fields: BTreeMap<&'a str, &'a str>,
     pub kb: Vec<KbRef<'a>>,
     pub text: &'a str,
@@ -51,6 +51,16 @@ pub struct JsonFinding<'a> {
     pub before: Vec<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related: Option<Vec<Related<'a>>>,
+}
+
+/// A KB entry related to an unmatched event.
+#[derive(Serialize)]
+pub struct Related<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub score: f32,
 }
 
 pub fn kb_refs<'a>(rule: &'a Rule, kb: &'a Kb) -> Vec<KbRef<'a>> {
@@ -71,7 +81,7 @@ pub fn kb_refs<'a>(rule: &'a Rule, kb: &'a Kb) -> Vec<KbRef<'a>> {
         .collect()
 }
 
-pub fn json_finding<'a>(f: &'a Finding, rule: &'a Rule, kb: &'a Kb) -> JsonFinding<'a> {
+pub fn json_finding<'a>(f: &'a Finding, rule: Option<&'a Rule>, kb: &'a Kb) -> JsonFinding<'a> {
     JsonFinding {
         ts: f.parsed.ts.as_ref().map(format_ts),
         host: f.host.as_deref(),
@@ -81,19 +91,29 @@ pub fn json_finding<'a>(f: &'a Finding, rule: &'a Rule, kb: &'a Kb) -> JsonFindi
         kind: f.kind.as_str(),
         level: f.parsed.level.as_deref(),
         program: f.parsed.program.as_deref(),
-        rule: &rule.id,
-        severity: rule.severity.as_str(),
-        title: &rule.title,
+        rule: rule.map(|r| r.id.as_str()),
+        severity: rule.map(|r| r.severity.as_str()),
+        title: rule.map(|r| r.title.as_str()),
         fields: f
             .fields
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect(),
-        kb: kb_refs(rule, kb),
+        kb: rule.map(|r| kb_refs(r, kb)).unwrap_or_default(),
         text: &f.text,
         truncated: f.truncated.then_some(true),
         before: f.before.iter().map(String::as_str).collect(),
         after: f.after.iter().map(String::as_str).collect(),
+        related: rule.is_none().then(|| {
+            f.related
+                .iter()
+                .map(|h| Related {
+                    id: &h.id,
+                    title: &h.title,
+                    score: h.score,
+                })
+                .collect()
+        }),
     }
 }
 
@@ -170,7 +190,7 @@ pub struct Printer<'a> {
 
 impl Printer<'_> {
     pub fn finding(&self, w: &mut impl Write, f: &Finding) -> io::Result<()> {
-        let rule = &self.matcher.rules[f.rule];
+        let rule = f.rule.map(|i| &self.matcher.rules[i]);
         match self.format {
             Format::Json => {
                 serde_json::to_writer(&mut *w, &json_finding(f, rule, self.kb))?;
@@ -180,7 +200,7 @@ impl Printer<'_> {
         }
     }
 
-    fn human(&self, w: &mut impl Write, f: &Finding, rule: &Rule) -> io::Result<()> {
+    fn human(&self, w: &mut impl Write, f: &Finding, rule: Option<&Rule>) -> io::Result<()> {
         let s = &self.style;
         let host = f
             .host
@@ -193,14 +213,22 @@ impl Printer<'_> {
             .as_ref()
             .map(|z| z.strftime("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_default();
+        let (sev, title, id) = match rule {
+            Some(r) => (s.severity(r.severity), r.title.as_str(), r.id.as_str()),
+            None => (
+                s.paint("35", &format!("{:<8}", "UNKNOWN")),
+                "error event that no rule knows",
+                "unmatched",
+            ),
+        };
         writeln!(
             w,
             "{} {} {} {}  {}",
-            s.severity(rule.severity),
+            sev,
             s.bold(&host),
             s.dim(&format!("{}:{}", escape(&f.file, false), f.line)),
-            s.bold(&escape(&rule.title, false)),
-            s.dim(&format!("[{}]", rule.id)),
+            s.bold(&escape(title, false)),
+            s.dim(&format!("[{id}]")),
         )?;
         let pad = "         ";
         if !f.fields.is_empty() || !when.is_empty() {
@@ -254,7 +282,21 @@ impl Printer<'_> {
                 s.dim(&escape(&clip(line, 200), false))
             )?;
         }
-        self.kb_lines(w, rule, pad)
+        match rule {
+            Some(r) => self.kb_lines(w, r, pad),
+            None => {
+                for h in &f.related {
+                    writeln!(
+                        w,
+                        "{pad}{} {}  {}",
+                        s.paint("35", "related"),
+                        h.title,
+                        s.dim(&format!("(zkb kb show {})", h.id))
+                    )?;
+                }
+                writeln!(w)
+            }
+        }
     }
 
     fn kb_lines(&self, w: &mut impl Write, rule: &Rule, pad: &str) -> io::Result<()> {

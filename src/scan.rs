@@ -15,6 +15,7 @@ use crate::kind::LogKind;
 use crate::matcher::{Matcher, RuleHit};
 use crate::parse::{parse, Event, Parsed, TimeContext};
 use crate::rules::{Fields, Severity};
+use crate::search::{mask_variables, Hit, KbIndex};
 use crate::sources::{self, Input, Skip};
 
 /// What to look for and how.
@@ -32,6 +33,8 @@ pub struct ScanOptions {
     pub after: usize,
     pub chunk: usize,
     pub threads: usize,
+    /// Also report error-level events that no rule matched.
+    pub unmatched: bool,
 }
 
 impl Default for ScanOptions {
@@ -47,6 +50,7 @@ impl Default for ScanOptions {
             before: 0,
             after: 0,
             chunk: DEFAULT_CHUNK,
+            unmatched: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
@@ -61,12 +65,15 @@ pub struct Finding {
     pub kind: LogKind,
     pub host: Option<String>,
     pub parsed: Parsed,
-    pub rule: usize,
+    /// `None` for an error event that no rule matched (`--unmatched`).
+    pub rule: Option<usize>,
     pub fields: Fields,
     pub text: String,
     pub truncated: bool,
     pub before: Vec<String>,
     pub after: Vec<String>,
+    /// KB entries related to an unmatched event, from the index.
+    pub related: Vec<Hit>,
 }
 
 /// What one input gave.
@@ -87,6 +94,7 @@ pub fn scan_inputs(
     inputs: &[Input],
     matcher: &Matcher,
     opts: &ScanOptions,
+    index: Option<&KbIndex>,
     mut sink: impl FnMut(FileReport),
 ) {
     let next = AtomicUsize::new(0);
@@ -99,7 +107,7 @@ pub fn scan_inputs(
             s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(input) = inputs.get(i) else { break };
-                let report = scan_input(input, matcher, opts);
+                let report = scan_input(input, matcher, opts, index);
                 if tx.send((i, report)).is_err() {
                     break;
                 }
@@ -119,7 +127,12 @@ pub fn scan_inputs(
 }
 
 /// Scans one input; never panics on bad data.
-pub fn scan_input(input: &Input, matcher: &Matcher, opts: &ScanOptions) -> FileReport {
+pub fn scan_input(
+    input: &Input,
+    matcher: &Matcher,
+    opts: &ScanOptions,
+    index: Option<&KbIndex>,
+) -> FileReport {
     let mut report = FileReport {
         name: input.display(),
         ..FileReport::default()
@@ -148,8 +161,9 @@ pub fn scan_input(input: &Input, matcher: &Matcher, opts: &ScanOptions) -> FileR
         opened.name.clone(),
         opened.host.clone(),
     );
+    scanner.index = index;
     let mut framer = Framer::with_chunk(opened.reader, opened.kind, opts.chunk);
-    let full = opts.before > 0 || opts.after > 0;
+    let full = opts.before > 0 || opts.after > 0 || opts.unmatched;
     let mut candidate_events = Vec::new();
     while let Some(region) = framer.next_region() {
         scanner.events += region.events.len() as u64;
@@ -194,6 +208,8 @@ struct FileScanner<'a> {
     cands: Vec<u32>,
     hits: Vec<RuleHit>,
     windows: HashMap<(usize, Vec<String>), VecDeque<Option<Timestamp>>>,
+    index: Option<&'a KbIndex>,
+    related_cache: HashMap<String, Vec<Hit>>,
 }
 
 impl<'a> FileScanner<'a> {
@@ -219,6 +235,8 @@ impl<'a> FileScanner<'a> {
             cands: Vec::new(),
             hits: Vec::new(),
             windows: HashMap::new(),
+            index: None,
+            related_cache: HashMap::new(),
         }
     }
 
@@ -231,7 +249,10 @@ impl<'a> FileScanner<'a> {
             span.offset,
             span.truncated,
         );
-        let matched = self.match_event(&event);
+        let mut matched = self.match_event(&event);
+        if !matched && self.opts.unmatched {
+            matched = self.unmatched_event(&event);
+        }
         if keep_context {
             if !matched && self.after_left > 0 {
                 self.after_left -= 1;
@@ -284,12 +305,13 @@ impl<'a> FileScanner<'a> {
                 kind: event.kind,
                 host: parsed.host.clone().or_else(|| self.host.clone()),
                 parsed: parsed.clone(),
-                rule: hit.rule,
+                rule: Some(hit.rule),
                 fields: with_context_fields(&hit.fields, &parsed),
                 text: event.text.to_string(),
                 truncated: event.truncated,
                 before,
                 after: Vec::new(),
+                related: Vec::new(),
             });
         }
         self.hits = hits;
@@ -297,6 +319,63 @@ impl<'a> FileScanner<'a> {
             self.after_left = self.opts.after;
         }
         any
+    }
+
+    /// An error-level event no rule matched: reported with related KB entries.
+    fn unmatched_event(&mut self, event: &Event<'_>) -> bool {
+        let parsed = parse(event, self.time);
+        let is_error = parsed
+            .level
+            .as_deref()
+            .map(crate::parse::normalize_level)
+            .is_some_and(|l| {
+                matches!(
+                    l.as_str(),
+                    "ERROR" | "FATAL" | "CRIT" | "ALERT" | "EMERG" | "SEVERE"
+                )
+            });
+        if !is_error || !self.in_time_range(&parsed) {
+            return false;
+        }
+        let related = self.related(event, &parsed);
+        let before = if self.opts.before > 0 {
+            self.ring.iter().cloned().collect()
+        } else {
+            Vec::new()
+        };
+        self.findings.push(Finding {
+            file: self.file.clone(),
+            line: event.line,
+            offset: event.offset,
+            kind: event.kind,
+            host: parsed.host.clone().or_else(|| self.host.clone()),
+            fields: with_context_fields(&Fields::new(), &parsed),
+            parsed,
+            rule: None,
+            text: event.text.to_string(),
+            truncated: event.truncated,
+            before,
+            after: Vec::new(),
+            related,
+        });
+        self.after_left = self.opts.after;
+        true
+    }
+
+    /// Related KB entries for an event: its message and the first continuation line (where
+    /// Java puts the exception), variable parts masked; cached per masked text.
+    fn related(&mut self, event: &Event<'_>, parsed: &Parsed) -> Vec<Hit> {
+        let Some(index) = self.index else {
+            return Vec::new();
+        };
+        let second = event.text.lines().nth(1).unwrap_or("");
+        let query = mask_variables(&format!("{} {}", parsed.message, second));
+        if let Some(hits) = self.related_cache.get(&query) {
+            return hits.clone();
+        }
+        let hits = index.search(&query, 3).unwrap_or_default();
+        self.related_cache.insert(query, hits.clone());
+        hits
     }
 
     fn in_time_range(&self, p: &Parsed) -> bool {

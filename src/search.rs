@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
-use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+};
 use tantivy::{doc, Index, IndexReader, ReloadPolicy, TantivyDocument};
 
 use crate::kb::Kb;
@@ -94,25 +96,56 @@ impl KbIndex {
         if let Some(dir) = data_dir {
             let path = dir.join("kb-index").join(format!("{:016x}", kb_hash(kb)));
             if let Ok(index) = Index::open_in_dir(&path) {
-                if let Ok(reader) = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into() {
-                    return Ok(KbIndex { index, reader, fields, location: Some(path), built: false });
+                if let Ok(reader) = index
+                    .reader_builder()
+                    .reload_policy(ReloadPolicy::Manual)
+                    .try_into()
+                {
+                    return Ok(KbIndex {
+                        index,
+                        reader,
+                        fields,
+                        location: Some(path),
+                        built: false,
+                    });
                 }
             }
             if let Ok(index) = build_on_disk(kb, &schema, &fields, &path) {
-                let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-                return Ok(KbIndex { index, reader, fields, location: Some(path), built: true });
+                let reader = index
+                    .reader_builder()
+                    .reload_policy(ReloadPolicy::Manual)
+                    .try_into()?;
+                return Ok(KbIndex {
+                    index,
+                    reader,
+                    fields,
+                    location: Some(path),
+                    built: true,
+                });
             }
         }
         let index = Index::create_in_ram(schema);
         fill(&index, kb, &fields)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(KbIndex { index, reader, fields, location: None, built: true })
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(KbIndex {
+            index,
+            reader,
+            fields,
+            location: None,
+            built: true,
+        })
     }
 
     /// The best `limit` entries for a free-text query (a symptom or a pasted log line).
     pub fn search(&self, query: &str, limit: usize) -> tantivy::Result<Vec<Hit>> {
         let f = &self.fields;
-        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.tags, f.signatures, f.body, f.id_text]);
+        let mut parser = QueryParser::for_index(
+            &self.index,
+            vec![f.title, f.tags, f.signatures, f.body, f.id_text],
+        );
         parser.set_field_boost(f.title, 3.0);
         parser.set_field_boost(f.signatures, 2.0);
         parser.set_field_boost(f.tags, 2.0);
@@ -129,7 +162,12 @@ impl KbIndex {
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let d: TantivyDocument = searcher.doc(addr)?;
-            let get = |field: Field| d.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let get = |field: Field| {
+                d.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
             let snippet = snippets.snippet_from_doc(&d);
             hits.push(Hit {
                 id: get(f.id),
@@ -144,7 +182,9 @@ impl KbIndex {
 }
 
 fn build_on_disk(kb: &Kb, schema: &Schema, fields: &Fields, path: &Path) -> tantivy::Result<Index> {
-    let parent = path.parent().ok_or_else(|| tantivy::TantivyError::SystemError("no parent".into()))?;
+    let parent = path
+        .parent()
+        .ok_or_else(|| tantivy::TantivyError::SystemError("no parent".into()))?;
     std::fs::create_dir_all(parent)?;
     let tmp = parent.join(format!(".build-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -162,10 +202,16 @@ fn build_on_disk(kb: &Kb, schema: &Schema, fields: &Fields, path: &Path) -> tant
 
 /// Removes indexes of earlier KB versions.
 fn prune_old(parent: &Path, keep: &Path) {
-    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
-        if p != keep && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.len() == 16) {
+        if p != keep
+            && p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.len() == 16)
+        {
             let _ = std::fs::remove_dir_all(p);
         }
     }
@@ -191,7 +237,13 @@ fn fill(index: &Index, kb: &Kb, f: &Fields) -> tantivy::Result<()> {
 /// spaces, so a pasted log line (`mailbox=41, item=257:`) cannot be read as field queries.
 fn query_text(q: &str) -> String {
     q.chars()
-        .map(|c| if c.is_alphanumeric() || c == '_' { c } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect::<String>()
         .split_whitespace()
         .filter(|w| !matches!(*w, "AND" | "OR" | "NOT" | "IN" | "TO"))
@@ -210,7 +262,10 @@ pub fn mask_variables(text: &str) -> String {
             || w.contains("://")
             || w.chars().filter(|c| c.is_ascii_digit()).count() * 3 >= w.len().max(1)
             || (w.len() >= 8 && w.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
-            || (w.contains('=') && w.split('=').nth(1).is_some_and(|v| v.chars().any(|c| c.is_ascii_digit())));
+            || (w.contains('=')
+                && w.split('=')
+                    .nth(1)
+                    .is_some_and(|v| v.chars().any(|c| c.is_ascii_digit())));
         if variable {
             if let Some((k, _)) = w.split_once('=') {
                 out.push(k.to_string());
@@ -241,12 +296,20 @@ mod tests {
     fn finds_the_hsm_entry_for_a_symptom_and_a_pasted_line() {
         let kb = Kb::embedded();
         let idx = KbIndex::open(&kb, None).unwrap();
-        let hits = idx.search("old emails blank after reboot missing blob", 3).unwrap();
-        assert!(hits.iter().any(|h| h.id == "store/hsm-volume-not-mounted"), "{hits:?}");
+        let hits = idx
+            .search("old emails blank after reboot missing blob", 3)
+            .unwrap();
+        assert!(
+            hits.iter().any(|h| h.id == "store/hsm-volume-not-mounted"),
+            "{hits:?}"
+        );
         let pasted = idx
             .search("com.zimbra.cs.mailbox.MailServiceException: No such blob: mailbox=41, item=257, change=1", 3)
             .unwrap();
-        assert!(pasted.iter().any(|h| h.id.starts_with("store/")), "{pasted:?}");
+        assert!(
+            pasted.iter().any(|h| h.id.starts_with("store/")),
+            "{pasted:?}"
+        );
     }
 
     #[test]

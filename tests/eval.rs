@@ -15,7 +15,9 @@ use zkb::rules::{RuleSet, Severity};
 use zkb::search::{mask_variables, KbIndex};
 
 fn load(name: &str) -> Vec<Value> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/eval").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/eval")
+        .join(name);
     std::fs::read_to_string(p)
         .unwrap()
         .lines()
@@ -58,7 +60,10 @@ fn eval_lines_are_not_rule_tests() {
         }
     }
     let mut same = Vec::new();
-    for v in load("problems.jsonl").iter().chain(load("ordinary.jsonl").iter()) {
+    for v in load("problems.jsonl")
+        .iter()
+        .chain(load("ordinary.jsonl").iter())
+    {
         let t = mask_variables(v["text"].as_str().unwrap().trim_end());
         if templates.contains(&t) {
             if std::env::var_os("ZKB_EVAL_DUMP").is_some() {
@@ -67,7 +72,10 @@ fn eval_lines_are_not_rule_tests() {
             same.push(t);
         }
     }
-    assert!(same.is_empty(), "eval lines with the template of a rule test: {same:#?}");
+    assert!(
+        same.is_empty(),
+        "eval lines with the template of a rule test: {same:#?}"
+    );
 }
 
 #[test]
@@ -85,21 +93,35 @@ fn quality_figures() {
         if !hs.is_empty() {
             detected += 1;
         }
-        let is_real = v["note"].as_str().unwrap_or("").to_lowercase().contains("real");
+        let is_real = v["note"]
+            .as_str()
+            .unwrap_or("")
+            .to_lowercase()
+            .contains("real");
         real += usize::from(is_real);
-        if hs.iter().any(|h| m.rules[h.rule].kb.iter().any(|k| k == want)) {
+        if hs
+            .iter()
+            .any(|h| m.rules[h.rule].kb.iter().any(|k| k == want))
+        {
             right_kb += 1;
             real_right += usize::from(is_real);
         } else {
             let got: Vec<&str> = hs.iter().map(|h| m.rules[h.rule].id.as_str()).collect();
-            misses.push(format!("{want} <- {:?} got {got:?}", &v["text"].as_str().unwrap().lines().next().unwrap_or("")));
+            misses.push(format!(
+                "{want} <- {:?} got {got:?}",
+                &v["text"].as_str().unwrap().lines().next().unwrap_or("")
+            ));
         }
     }
     let mut alarms = Vec::new();
     for v in &ordinary {
         for h in hits(&m, v) {
             if m.rules[h.rule].severity > Severity::Low {
-                alarms.push(format!("{} on {:?}", m.rules[h.rule].id, v["text"].as_str().unwrap()));
+                alarms.push(format!(
+                    "{} on {:?}",
+                    m.rules[h.rule].id,
+                    v["text"].as_str().unwrap()
+                ));
             }
         }
     }
@@ -113,14 +135,23 @@ fn quality_figures() {
         if top.iter().any(|h| h.id == q["kb"].as_str().unwrap()) {
             found += 1;
         } else {
-            search_misses.push(format!("{text:?} -> {:?} (want {})", top.iter().map(|h| &h.id).collect::<Vec<_>>(), q["kb"]));
+            search_misses.push(format!(
+                "{text:?} -> {:?} (want {})",
+                top.iter().map(|h| &h.id).collect::<Vec<_>>(),
+                q["kb"]
+            ));
         }
     }
     let detection = pct(detected, problems.len());
     let right = pct(right_kb, problems.len());
     let false_alarms = pct(alarms.len(), ordinary.len());
     let recall = pct(found, queries.len());
-    println!("eval: {} problem events, {} ordinary events, {} queries", problems.len(), ordinary.len(), queries.len());
+    println!(
+        "eval: {} problem events, {} ordinary events, {} queries",
+        problems.len(),
+        ordinary.len(),
+        queries.len()
+    );
     println!("eval: detection {detection:.1}%  right KB {right:.1}%  false alarms {false_alarms:.1}%  search recall@3 {recall:.1}%");
     println!(
         "eval: lines copied verbatim from a real admin's log (notes say real): {real}, right KB {:.1}%",
@@ -133,6 +164,9 @@ fn quality_figures() {
     // detection 95%, right KB 90%, false alarms under 2%, recall@3 90%.
     assert!(detection >= 85.0, "detection {detection:.1}%");
     assert!(right >= 80.0, "right KB {right:.1}%");
-    assert!(false_alarms < 2.0, "false alarms {false_alarms:.1}%: {alarms:#?}");
+    assert!(
+        false_alarms < 2.0,
+        "false alarms {false_alarms:.1}%: {alarms:#?}"
+    );
     assert!(recall >= 70.0, "recall@3 {recall:.1}%");
 }
