@@ -314,12 +314,14 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     for e in &errors {
         eprintln!("zkb: {e}");
     }
+    let versions = crate::version::detect_hosts(&inputs);
     let printer = Printer {
         format: g.format,
         style: style(g),
         verbose: g.verbose,
         kb: &kb,
         matcher: &matcher,
+        versions: &versions,
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

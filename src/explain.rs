@@ -86,7 +86,9 @@ pub fn run(g: &Global, text: &str) -> Result<Outcome> {
                     for id in &r.kb {
                         if let Some(e) = kb.get(id) {
                             writeln!(w, "  KB        {id}: {}", e.title())?;
-                            if let Some(step) = e.first_fix_step() {
+                            if let Some(step) =
+                                e.first_fix_step_for(crate::version::find(&event.text))
+                            {
                                 writeln!(w, "  fix       {}", strip_markdown(&step))?;
                             }
                         }
@@ -154,6 +156,6 @@ fn match_json(m: &Matcher, e: &Event<'_>, h: &RuleHit, kb: &crate::kb::Kb) -> se
     json!({
         "rule": r.id, "title": r.title, "severity": r.severity.as_str(), "fields": fields,
         "literals": m.literals_found(h.rule, e.text.as_bytes()), "patterns": r.patterns(),
-        "kb": kb_refs(r, kb), "source": format!("{}:{}", r.source, r.line),
+        "kb": kb_refs(r, kb, crate::version::find(&e.text)), "source": format!("{}:{}", r.source, r.line),
     })
 }

@@ -96,9 +96,36 @@ impl Entry {
         variants
     }
 
+    /// The fix variants that apply to a release: the unnamed steps, plus the variant whose
+    /// heading range holds `version`; every variant when the release is unknown or none fits.
+    pub fn fix_variants_for(&self, version: Option<crate::version::Version>) -> Vec<FixVariant> {
+        let all = self.fix_variants();
+        let Some(v) = version else { return all };
+        let fitting: Vec<FixVariant> = all
+            .iter()
+            .filter(|x| {
+                x.heading
+                    .as_deref()
+                    .is_some_and(|h| crate::version::heading_contains(h, v))
+            })
+            .cloned()
+            .collect();
+        if fitting.is_empty() {
+            return all;
+        }
+        all.into_iter()
+            .filter(|x| x.heading.is_none() || fitting.iter().any(|f| f.heading == x.heading))
+            .collect()
+    }
+
     /// The first fix step (of each variant, joined, when there are several).
     pub fn first_fix_step(&self) -> Option<String> {
-        let variants = self.fix_variants();
+        self.first_fix_step_for(None)
+    }
+
+    /// The first fix step for a release (see [`Entry::fix_variants_for`]).
+    pub fn first_fix_step_for(&self, version: Option<crate::version::Version>) -> Option<String> {
+        let variants = self.fix_variants_for(version);
         match variants.as_slice() {
             [] => None,
             [one] => one.steps.first().cloned(),
@@ -142,6 +169,27 @@ impl Entry {
         }
         if self.front.title.trim().is_empty() {
             problems.push("empty title".into());
+        }
+        if self.front.components.is_empty() {
+            problems.push("front matter lists no `components`".into());
+        }
+        if self.front.tags.is_empty() {
+            problems.push("front matter lists no `tags`".into());
+        }
+        if self.front.versions.is_none() {
+            problems.push(
+                "front matter has no `versions` (write `all` when no boundary is known)".into(),
+            );
+        }
+        let no_log_line = self
+            .front
+            .tags
+            .iter()
+            .any(|t| t == "reference-only" || t == "symptom-only");
+        if self.front.signatures.is_empty() && !no_log_line {
+            problems.push(
+                "front matter lists no `signatures` (tag it `symptom-only` or `reference-only` if it has no log line)".into(),
+            );
         }
         let expected_id = self
             .source
@@ -311,7 +359,7 @@ pub fn load(extra: &[std::path::PathBuf], no_default: bool) -> Kb {
 mod tests {
     use super::*;
 
-    const ENTRY: &str = "---\nid: store/x\ntitle: A title\nreferences: [https://wiki.zimbra.com/wiki/HSM]\n---\n\n## Symptoms\nS\n\n## Cause\nC\n\n## Fix\n1. As **zimbra**: `zmvolume -l`\n   then look.\n2. As **root**: `mount -a`\n\n### Zimbra 10.1 and later\n1. As **zimbra**: `zmlicense -a KEY`\n\n## Verify\nV\n";
+    const ENTRY: &str = "---\nid: store/x\ntitle: A title\ncomponents: [store]\ntags: [hsm]\nversions: all\nsignatures: [x]\nreferences: [https://wiki.zimbra.com/wiki/HSM]\n---\n\n## Symptoms\nS\n\n## Cause\nC\n\n## Fix\n1. As **zimbra**: `zmvolume -l`\n   then look.\n2. As **root**: `mount -a`\n\n### Zimbra 10.1 and later\n1. As **zimbra**: `zmlicense -a KEY`\n\n## Verify\nV\n";
 
     #[test]
     fn parses_sections_and_fix_steps() {

@@ -20,6 +20,7 @@ pub mod scan;
 pub mod search;
 pub mod sources;
 pub mod state;
+pub mod version;
 
 /// The shipped rules and KB, embedded at build time (see `build.rs`).
 pub mod embedded {

@@ -2,7 +2,7 @@
 //! character from the logs escaped) and for scripts (the JSON-lines schema of design.md).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -12,6 +12,7 @@ use crate::matcher::Matcher;
 use crate::parse::format_ts;
 use crate::rules::{Rule, Severity};
 use crate::scan::Finding;
+use crate::version::{self, Version};
 
 /// `human` or `json`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -63,14 +64,14 @@ pub struct Related<'a> {
     pub score: f32,
 }
 
-pub fn kb_refs<'a>(rule: &'a Rule, kb: &'a Kb) -> Vec<KbRef<'a>> {
+pub fn kb_refs<'a>(rule: &'a Rule, kb: &'a Kb, version: Option<Version>) -> Vec<KbRef<'a>> {
     rule.kb
         .iter()
         .map(|id| match kb.get(id) {
             Some(e) => KbRef {
                 id,
                 title: e.title(),
-                fix: e.first_fix_step(),
+                fix: e.first_fix_step_for(version),
             },
             None => KbRef {
                 id,
@@ -81,7 +82,12 @@ pub fn kb_refs<'a>(rule: &'a Rule, kb: &'a Kb) -> Vec<KbRef<'a>> {
         .collect()
 }
 
-pub fn json_finding<'a>(f: &'a Finding, rule: Option<&'a Rule>, kb: &'a Kb) -> JsonFinding<'a> {
+pub fn json_finding<'a>(
+    f: &'a Finding,
+    rule: Option<&'a Rule>,
+    kb: &'a Kb,
+    version: Option<Version>,
+) -> JsonFinding<'a> {
     JsonFinding {
         ts: f.parsed.ts.as_ref().map(format_ts),
         host: f.host.as_deref(),
@@ -99,7 +105,7 @@ pub fn json_finding<'a>(f: &'a Finding, rule: Option<&'a Rule>, kb: &'a Kb) -> J
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect(),
-        kb: rule.map(|r| kb_refs(r, kb)).unwrap_or_default(),
+        kb: rule.map(|r| kb_refs(r, kb, version)).unwrap_or_default(),
         text: &f.text,
         truncated: f.truncated.then_some(true),
         before: f.before.iter().map(String::as_str).collect(),
@@ -186,18 +192,28 @@ pub struct Printer<'a> {
     pub verbose: bool,
     pub kb: &'a Kb,
     pub matcher: &'a Matcher,
+    /// The release of each host, from its installer logs.
+    pub versions: &'a HashMap<String, Version>,
 }
 
 impl Printer<'_> {
     pub fn finding(&self, w: &mut impl Write, f: &Finding) -> io::Result<()> {
         let rule = f.rule.map(|i| &self.matcher.rules[i]);
+        let release = self.release(f);
         match self.format {
             Format::Json => {
-                serde_json::to_writer(&mut *w, &json_finding(f, rule, self.kb))?;
+                serde_json::to_writer(&mut *w, &json_finding(f, rule, self.kb, release))?;
                 writeln!(w)
             }
             Format::Human => self.human(w, f, rule),
         }
+    }
+
+    /// The release the finding's host runs: from the event itself (jar versions in a stack
+    /// trace), else from the host's installer logs.
+    pub fn release(&self, f: &Finding) -> Option<Version> {
+        version::find(&f.text)
+            .or_else(|| f.host.as_ref().and_then(|h| self.versions.get(h).copied()))
     }
 
     fn human(&self, w: &mut impl Write, f: &Finding, rule: Option<&Rule>) -> io::Result<()> {
@@ -283,7 +299,7 @@ impl Printer<'_> {
             )?;
         }
         match rule {
-            Some(r) => self.kb_lines(w, r, pad),
+            Some(r) => self.kb_lines(w, r, pad, self.release(f)),
             None => {
                 for h in &f.related {
                     writeln!(
@@ -299,7 +315,13 @@ impl Printer<'_> {
         }
     }
 
-    fn kb_lines(&self, w: &mut impl Write, rule: &Rule, pad: &str) -> io::Result<()> {
+    fn kb_lines(
+        &self,
+        w: &mut impl Write,
+        rule: &Rule,
+        pad: &str,
+        release: Option<Version>,
+    ) -> io::Result<()> {
         let s = &self.style;
         for id in &rule.kb {
             let Some(entry) = self.kb.get(id) else {
@@ -313,8 +335,18 @@ impl Printer<'_> {
                 entry.title(),
                 s.dim(&format!("(zkb kb show {id})"))
             )?;
+            let variants = entry.fix_variants_for(release);
+            if variants.iter().any(|v| v.heading.is_some()) {
+                let which = match release {
+                    Some(r) if variants.len() < entry.fix_variants().len() => {
+                        format!("fix for Zimbra {r}, the release this host's logs show")
+                    }
+                    _ => "release not known from the logs: every variant shown".to_string(),
+                };
+                writeln!(w, "{pad}   {}", s.dim(&which))?;
+            }
             if self.verbose {
-                for v in entry.fix_variants() {
+                for v in variants {
                     if let Some(h) = &v.heading {
                         writeln!(w, "{pad}   {}", s.bold(h))?;
                     }
@@ -322,7 +354,7 @@ impl Printer<'_> {
                         writeln!(w, "{pad}   {}. {}", i + 1, strip_markdown(step))?;
                     }
                 }
-            } else if let Some(step) = entry.first_fix_step() {
+            } else if let Some(step) = entry.first_fix_step_for(release) {
                 writeln!(
                     w,
                     "{pad}   {} {}",

@@ -572,8 +572,18 @@ fn search_finds_the_story_fixes_and_caches_its_index() {
     let d = tempfile::tempdir().unwrap();
     let data = d.path().join("data");
     let run = |q: &str| {
-        let out = zkb().args(["search", "--format", "json", "--data"]).arg(&data).arg(q).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = zkb()
+            .args(["search", "--format", "json", "--data"])
+            .arg(&data)
+            .arg(q)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
     };
     let hits = run("old emails blank after reboot missing blob");
@@ -584,15 +594,35 @@ fn search_finds_the_story_fixes_and_caches_its_index() {
     let index_dirs: Vec<_> = fs::read_dir(data.join("kb-index")).unwrap().collect();
     assert_eq!(index_dirs.len(), 1, "index built once in the data dir");
     let lic = run("installer cannot find license file during upgrade");
-    assert!(lic.iter().take(3).any(|h| h["id"] == "license/file-not-found-installer"), "{lic:?}");
-    let pasted = run("com.zimbra.cs.mailbox.MailServiceException: No such blob: mailbox=99, item=1234, change=5");
-    assert!(pasted.iter().take(3).any(|h| h["id"].as_str().unwrap().starts_with("store/")), "{pasted:?}");
+    assert!(
+        lic.iter()
+            .take(3)
+            .any(|h| h["id"] == "license/file-not-found-installer"),
+        "{lic:?}"
+    );
+    let pasted = run(
+        "com.zimbra.cs.mailbox.MailServiceException: No such blob: mailbox=99, item=1234, change=5",
+    );
+    assert!(
+        pasted
+            .iter()
+            .take(3)
+            .any(|h| h["id"].as_str().unwrap().starts_with("store/")),
+        "{pasted:?}"
+    );
     // A data dir that cannot be written: the index is built in memory and search still works.
     let ro = d.path().join("file-not-dir");
     fs::write(&ro, b"x").unwrap();
-    let out = zkb().args(["search", "--format", "json", "--data"]).arg(&ro).arg("licence activation").output().unwrap();
+    let out = zkb()
+        .args(["search", "--format", "json", "--data"])
+        .arg(&ro)
+        .arg("licence activation")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(!serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap().is_empty());
+    assert!(!serde_json::from_slice::<Vec<Value>>(&out.stdout)
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -601,14 +631,76 @@ fn unmatched_errors_come_with_related_entries() {
     let f = d.path().join("mailbox.log");
     let odd = "2025-03-01 10:00:05,000 ERROR [qtp1-9] [name=c@example.com;] mailbox - volume /opt/zimbra/store2 unavailable while reading blob for item 77\n";
     write(&f, format!("{ORDINARY}{odd}{BLOB}").as_bytes());
-    let out = zkb().args(["scan", "--format", "json", "--unmatched", "--data"]).arg(d.path().join("data")).arg(&f).output().unwrap();
+    let out = zkb()
+        .args(["scan", "--format", "json", "--unmatched", "--data"])
+        .arg(d.path().join("data"))
+        .arg(&f)
+        .output()
+        .unwrap();
     let ms = json_lines(&out.stdout);
     let un: Vec<&Value> = ms.iter().filter(|m| m["rule"].is_null()).collect();
     assert_eq!(un.len(), 1, "{ms:?}");
     assert_eq!(un[0]["line"], 2);
     assert!(!un[0]["related"].as_array().unwrap().is_empty());
     assert!(ms.iter().any(|m| m["rule"] == "store.no-such-blob"));
-    let explain = zkb().args(["explain", "--format", "json", "--data"]).arg(d.path().join("data")).arg(odd.trim()).output().unwrap();
+    let explain = zkb()
+        .args(["explain", "--format", "json", "--data"])
+        .arg(d.path().join("data"))
+        .arg(odd.trim())
+        .output()
+        .unwrap();
     let v: Value = serde_json::from_slice(&explain.stdout).unwrap();
     assert!(!v["related"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn fix_variant_follows_the_release_the_host_logs_show() {
+    let d = tempfile::tempdir().unwrap();
+    let line = "Sat Mar 14 23:59:01 2026 failed to activate license.\n";
+    write(
+        &d.path().join("mbx9/zmsetup.20260314-230000.log"),
+        format!(
+            "Sat Mar 14 23:02:17 2026 Upgrading from 10.0.13_GA_4837 to 10.1.9_GA_4200001\n{line}"
+        )
+        .as_bytes(),
+    );
+    write(
+        &d.path().join("mbx8/zmsetup.20260314-230000.log"),
+        line.as_bytes(),
+    );
+    let out = zkb()
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--rule",
+            "license.activation-failed",
+        ])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let ms = json_lines(&out.stdout);
+    let fix = |host: &str| {
+        let m = ms
+            .iter()
+            .find(|m| m["host"] == host)
+            .unwrap_or_else(|| panic!("no finding from {host}: {ms:?}"));
+        let k = m["kb"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == "license/not-activated-after-upgrade")
+            .unwrap();
+        k["fix"].as_str().unwrap().to_string()
+    };
+    let known = fix("mbx9");
+    let unknown = fix("mbx8");
+    assert!(
+        known.contains("licence-key") || known.contains("license-key") || known.contains("<key>"),
+        "{known}"
+    );
+    assert!(
+        unknown.contains("Zimbra 10.1 and later") && unknown.contains("Zimbra 8.8.15 to 10.0"),
+        "{unknown}"
+    );
 }
