@@ -71,6 +71,11 @@ pub fn check(g: &Global) -> Report {
 
 fn check_rule(matcher: &Matcher, index: usize, rule: &Rule, report: &mut Report) {
     let at = format!("{}:{}: rule {}", rule.source, rule.line, rule.id);
+    let mut compile = Vec::new();
+    rule.node.compile_errors(&mut compile);
+    for e in compile {
+        report.errors.push(format!("{at}: {e}"));
+    }
     if let Some(lits) = rule.node.required() {
         if let Some(short) = lits.iter().find(|l| l.len() < 3) {
             report.warnings.push(format!(

@@ -25,7 +25,8 @@ impl fmt::Display for Version {
 fn release_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?:^|[^0-9.])(\d{1,2})\.(\d{1,2})\.(\d{1,3})_(?:GA|BETA|RC)").expect("valid regex")
+        Regex::new(r"(?:^|[^0-9.])(\d{1,2})\.(\d{1,2})\.(\d{1,3})_(?:GA|BETA|RC)")
+            .expect("valid regex")
     })
 }
 

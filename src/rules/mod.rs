@@ -17,10 +17,58 @@ use crate::error::{Error, Result};
 use crate::kind::LogKind;
 use crate::parse::{normalize_level, Parsed};
 
+/// A regex checked for syntax when the rule loads and compiled on first use, so start-up does
+/// not pay for rules that never see a candidate event.
+#[derive(Clone, Debug)]
+pub struct LazyRegex {
+    pattern: String,
+    compiled: std::sync::OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    fn new(pattern: &str) -> std::result::Result<LazyRegex, String> {
+        regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(pattern)
+            .map_err(|e| format!("bad regex {pattern:?}: {e}"))?;
+        Ok(LazyRegex {
+            pattern: pattern.to_string(),
+            compiled: std::sync::OnceLock::new(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+
+    /// The compiled regex; `None` (never matches) if it exceeds the size limit.
+    pub fn get(&self) -> Option<&Regex> {
+        self.compiled
+            .get_or_init(|| {
+                regex::RegexBuilder::new(&self.pattern)
+                    .size_limit(10 * (1 << 20))
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Compiles now and reports a failure (for `zkb check`).
+    pub fn compile_error(&self) -> Option<String> {
+        match regex::RegexBuilder::new(&self.pattern)
+            .size_limit(10 * (1 << 20))
+            .build()
+        {
+            Ok(_) => None,
+            Err(e) => Some(format!("regex {:?} does not compile: {e}", self.pattern)),
+        }
+    }
+}
+
 /// A compiled match tree.
 #[derive(Clone, Debug)]
 pub enum Node {
-    Regex(Regex),
+    Regex(LazyRegex),
     Contains(String),
     Any(Vec<Node>),
     All(Vec<Node>),
@@ -34,7 +82,8 @@ impl Node {
     /// Evaluates the tree on the whole event text; `Some(fields)` on a match.
     pub fn eval(&self, text: &str) -> Option<Fields> {
         match self {
-            Node::Regex(re) => {
+            Node::Regex(lazy) => {
+                let re = lazy.get()?;
                 let caps = re.captures(text)?;
                 let mut fields = Fields::new();
                 for name in re.capture_names().flatten() {
@@ -80,6 +129,16 @@ impl Node {
         }
     }
 
+    /// Compile errors of every regex in the tree (for `zkb check`).
+    pub fn compile_errors(&self, out: &mut Vec<String>) {
+        match self {
+            Node::Regex(r) => out.extend(r.compile_error()),
+            Node::Contains(_) => {}
+            Node::Any(cs) | Node::All(cs) => cs.iter().for_each(|c| c.compile_errors(out)),
+            Node::Not(c) => c.compile_errors(out),
+        }
+    }
+
     /// Every regex and literal the tree matches with, as regex strings (negations left out).
     pub fn patterns(&self, out: &mut Vec<String>) {
         match self {
@@ -92,12 +151,7 @@ impl Node {
 
     fn compile(spec: &MatchSpec) -> std::result::Result<Node, String> {
         Ok(match spec {
-            MatchSpec::Regex(p) => Node::Regex(
-                regex::RegexBuilder::new(p)
-                    .size_limit(10 * (1 << 20))
-                    .build()
-                    .map_err(|e| format!("bad regex {p:?}: {e}"))?,
-            ),
+            MatchSpec::Regex(p) => Node::Regex(LazyRegex::new(p)?),
             MatchSpec::Contains(s) if s.is_empty() => return Err("empty `contains`".into()),
             MatchSpec::Contains(s) => Node::Contains(s.clone()),
             MatchSpec::Any(cs) | MatchSpec::All(cs) if cs.is_empty() => {

@@ -177,13 +177,17 @@ impl NoMatchTest {
 
 /// Parses a rule file: one rule or a list of rules.
 pub fn parse_file(text: &str) -> Result<Vec<RuleSpec>, serde_yaml_ng::Error> {
-    // Parse as a list first, so errors inside list items carry their real location.
-    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)?;
-    if value.is_null() {
-        return Ok(Vec::new());
+    // A list (the usual layout) is recognised by its first content line, so the text is parsed
+    // once and errors inside list items keep their real location.
+    let first = text
+        .lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---");
+    match first {
+        None => Ok(Vec::new()),
+        Some(l) if l.starts_with("- ") || l == "-" || l.starts_with('[') => {
+            serde_yaml_ng::from_str::<Vec<RuleSpec>>(text)
+        }
+        Some(_) => serde_yaml_ng::from_str::<RuleSpec>(text).map(|r| vec![r]),
     }
-    if value.is_sequence() {
-        return serde_yaml_ng::from_str::<Vec<RuleSpec>>(text);
-    }
-    serde_yaml_ng::from_str::<RuleSpec>(text).map(|r| vec![r])
 }
