@@ -53,6 +53,7 @@ impl Matcher {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .build(&patterns)
                 .expect("literal automaton builds")
         });

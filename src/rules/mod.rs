@@ -140,9 +140,11 @@ impl Node {
     }
 
     /// Every regex and literal the tree matches with, as regex strings (negations left out).
+    /// Named groups become plain groups, so the list can be handed to other tools as one
+    /// alternation (`rg -f`) without clashing group names.
     pub fn patterns(&self, out: &mut Vec<String>) {
         match self {
-            Node::Regex(re) => out.push(re.as_str().to_string()),
+            Node::Regex(re) => out.push(without_group_names(re.as_str())),
             Node::Contains(s) => out.push(regex::escape(s)),
             Node::Any(cs) | Node::All(cs) => cs.iter().for_each(|c| c.patterns(out)),
             Node::Not(_) => {}
@@ -296,6 +298,49 @@ impl Rule {
     }
 }
 
+/// Rewrites `(?P<name>` and `(?<name>` as `(?:`, leaving escapes and classes alone.
+pub fn without_group_names(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    let mut in_class = false;
+    while let Some(c) = rest.chars().next() {
+        if c == '\\' {
+            let n = rest.chars().nth(1).map_or(1, |x| 1 + x.len_utf8());
+            out.push_str(&rest[..n]);
+            rest = &rest[n..];
+            continue;
+        }
+        if in_class {
+            in_class = c != ']';
+        } else if c == '[' {
+            in_class = true;
+            out.push(c);
+            rest = &rest[1..];
+            // A `]` right after `[` or `[^` is a literal member.
+            for prefix in ["^]", "]", "^"] {
+                if let Some(r) = rest.strip_prefix(prefix) {
+                    out.push_str(prefix);
+                    rest = r;
+                    break;
+                }
+            }
+            continue;
+        } else if let Some(r) = rest.strip_prefix("(?P<").or_else(|| {
+            rest.strip_prefix("(?<")
+                .filter(|r| !r.starts_with(['=', '!']))
+        }) {
+            if let Some(end) = r.find('>') {
+                out.push_str("(?:");
+                rest = &r[end + 1..];
+                continue;
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// `30s`, `10m`, `2h`, `1d`, or plain seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
@@ -445,3 +490,18 @@ pub fn fields_map(fields: &Fields) -> BTreeMap<String, String> {
 }
 
 pub type RuleResult<T> = Result<T>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_names_are_dropped_outside_classes() {
+        assert_eq!(
+            without_group_names(r"a(?P<x>\d+)b(?<y>c)"),
+            r"a(?:\d+)b(?:c)"
+        );
+        assert_eq!(without_group_names(r"\(?P<x>[(?P<]"), r"\(?P<x>[(?P<]");
+        assert_eq!(without_group_names(r"[]](?P<z>q)"), r"[]](?:q)");
+    }
+}
