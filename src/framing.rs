@@ -133,7 +133,7 @@ impl<R: Read> Framer<R> {
                     events: &self.events,
                 });
             }
-            if !self.events.is_empty() && self.buf.len() - self.open_start() >= self.chunk {
+            if !self.events.is_empty() && self.open_start() >= self.chunk {
                 break;
             }
             self.fill();

@@ -9,6 +9,41 @@ use crate::framing::Region;
 use crate::parse::{Event, Parsed};
 use crate::rules::{Fields, Rule};
 
+/// Locator literals are cut to this many bytes.
+const LOCATOR_PREFIX: usize = 16;
+
+fn build_locator(patterns: &[Vec<u8>]) -> Option<regex::bytes::Regex> {
+    if patterns.is_empty() {
+        return None;
+    }
+    let mut prefixes: Vec<&[u8]> = patterns
+        .iter()
+        .map(|p| &p[..p.len().min(LOCATOR_PREFIX)])
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    let alternation: Vec<String> = prefixes.iter().map(|p| escape_bytes(p)).collect();
+    regex::bytes::RegexBuilder::new(&format!("(?i:{})", alternation.join("|")))
+        .unicode(false)
+        .size_limit(64 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
+        .ok()
+}
+
+/// A byte string as a regex that matches exactly it (ASCII escaped, other bytes as `\xNN`).
+fn escape_bytes(b: &[u8]) -> String {
+    let mut out = String::new();
+    for &c in b {
+        if c.is_ascii_alphanumeric() || c == b' ' {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("\\x{c:02x}"));
+        }
+    }
+    out
+}
+
 /// One rule that matched one event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleHit {
@@ -20,6 +55,11 @@ pub struct RuleHit {
 pub struct Matcher {
     pub rules: Vec<Rule>,
     ac: Option<AhoCorasick>,
+    /// Finds the next place where some literal may start: the literals cut to their first
+    /// [`LOCATOR_PREFIX`] bytes, as one case-insensitive alternation (the regex crate's lazy DFA
+    /// and prefilters outrun the automaton over long buffers). Only ever finds more than the
+    /// automaton, which then decides per event.
+    locator: Option<regex::bytes::Regex>,
     /// For each automaton pattern, the rules that require it.
     pattern_rules: Vec<Vec<u32>>,
     /// Literals of the automaton, for `zkb explain`.
@@ -57,9 +97,15 @@ impl Matcher {
                 .build(&patterns)
                 .expect("literal automaton builds")
         });
+        let locator = if std::env::var_os("ZKB_NO_LOCATOR").is_some() {
+            None
+        } else {
+            build_locator(&patterns)
+        };
         Matcher {
             rules,
             ac,
+            locator,
             pattern_rules,
             patterns,
             always,
@@ -83,16 +129,15 @@ impl Matcher {
             out.extend(0..region.events.len());
             return;
         }
-        let Some(ac) = &self.ac else { return };
         let bytes = region.bytes;
         let mut pos = 0;
         while pos < bytes.len() {
-            let Some(m) = ac.find(Input::new(bytes).range(pos..)) else {
+            let Some(start) = self.next_literal_start(bytes, pos) else {
                 break;
             };
             let idx = region
                 .events
-                .partition_point(|e| e.start <= m.start())
+                .partition_point(|e| e.start <= start)
                 .saturating_sub(1);
             let Some(ev) = region.events.get(idx) else {
                 break;
@@ -100,7 +145,16 @@ impl Matcher {
             if self.has_literal(&bytes[ev.start..ev.text_end]) {
                 out.push(idx);
             }
-            pos = ev.end.max(m.start() + 1);
+            pos = ev.end.max(start + 1);
+        }
+    }
+
+    /// Where the next literal may start at or after `pos`.
+    fn next_literal_start(&self, bytes: &[u8], pos: usize) -> Option<usize> {
+        match (&self.locator, &self.ac) {
+            (Some(re), _) => re.find_at(bytes, pos).map(|m| m.start()),
+            (None, Some(ac)) => ac.find(Input::new(bytes).range(pos..)).map(|m| m.start()),
+            (None, None) => None,
         }
     }
 
