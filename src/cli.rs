@@ -89,6 +89,9 @@ pub enum Command {
     },
     /// Validate rules and KB: YAML, regexes, duplicate ids, rule tests, KB structure.
     Check,
+    /// Write seeded benchmark logs (mailbox.log, zimbra.log, nginx.log) into a directory.
+    #[command(hide = true)]
+    Generate(GenerateArgs),
     /// Full-text search of the knowledge base (symptoms, error text, ids).
     Search(SearchArgs),
     /// Read the knowledge base.
@@ -133,6 +136,22 @@ pub struct ScanArgs {
     /// (frames every event, so it is slower).
     #[arg(long)]
     pub unmatched: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Total size in MB (45% mailbox.log, 45% zimbra.log, 10% nginx.log).
+    #[arg(long, default_value_t = 100)]
+    pub size: u64,
+    /// Seed; the same seed and size give the same bytes.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Problem events per thousand lines, drawn from the rules' own match tests.
+    #[arg(long, default_value_t = 10)]
+    pub problems_per_mille: u64,
 }
 
 #[derive(Args, Debug)]
@@ -193,6 +212,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Check => check::run(g),
         Command::Kb { command } => kb_command(g, command),
         Command::Search(a) => search(g, a),
+        Command::Generate(a) => {
+            let (set, _kb) = load(g);
+            crate::generate::generate(&a.out, a.size, a.seed, &set.rules, a.problems_per_mille)
+                .with_context(|| format!("writing logs into {}", a.out.display()))?;
+            Ok(Outcome { code: 0 })
+        }
     }
 }
 

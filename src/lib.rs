@@ -10,6 +10,7 @@ pub mod cli;
 pub mod error;
 pub mod explain;
 pub mod framing;
+pub mod generate;
 pub mod kb;
 pub mod kind;
 pub mod matcher;

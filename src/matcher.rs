@@ -9,6 +9,9 @@ use crate::framing::Region;
 use crate::parse::{Event, Parsed};
 use crate::rules::{Fields, Rule};
 
+/// Regions smaller than this are searched with the automaton alone.
+const LOCATOR_MIN_REGION: usize = 64 * 1024;
+
 /// Locator literals are cut to this many bytes.
 const LOCATOR_PREFIX: usize = 16;
 
@@ -59,7 +62,7 @@ pub struct Matcher {
     /// [`LOCATOR_PREFIX`] bytes, as one case-insensitive alternation (the regex crate's lazy DFA
     /// and prefilters outrun the automaton over long buffers). Only ever finds more than the
     /// automaton, which then decides per event.
-    locator: Option<regex::bytes::Regex>,
+    locator: std::sync::OnceLock<Option<regex::bytes::Regex>>,
     /// For each automaton pattern, the rules that require it.
     pattern_rules: Vec<Vec<u32>>,
     /// Literals of the automaton, for `zkb explain`.
@@ -93,15 +96,11 @@ impl Matcher {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
                 .build(&patterns)
                 .expect("literal automaton builds")
         });
-        let locator = if std::env::var_os("ZKB_NO_LOCATOR").is_some() {
-            None
-        } else {
-            build_locator(&patterns)
-        };
+        let locator = std::sync::OnceLock::new();
         Matcher {
             rules,
             ac,
@@ -151,7 +150,15 @@ impl Matcher {
 
     /// Where the next literal may start at or after `pos`.
     fn next_literal_start(&self, bytes: &[u8], pos: usize) -> Option<usize> {
-        match (&self.locator, &self.ac) {
+        // Small regions (a one-line file, a live tail) do not repay building the locator.
+        let locator = if bytes.len() >= LOCATOR_MIN_REGION {
+            self.locator
+                .get_or_init(|| build_locator(&self.patterns))
+                .as_ref()
+        } else {
+            None
+        };
+        match (locator, &self.ac) {
             (Some(re), _) => re.find_at(bytes, pos).map(|m| m.start()),
             (None, Some(ac)) => ac.find(Input::new(bytes).range(pos..)).map(|m| m.start()),
             (None, None) => None,

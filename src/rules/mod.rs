@@ -210,6 +210,15 @@ impl Rule {
     /// Compiles a parsed spec; `source`/`text` locate errors.
     pub fn compile(spec: RuleSpec, source: &str, text: &str) -> std::result::Result<Rule, Error> {
         let line = line_of_id(text, &spec.id);
+        Self::compile_at(spec, source, line)
+    }
+
+    /// Compiles a parsed spec whose `id:` is at `line` of `source`.
+    pub fn compile_at(
+        spec: RuleSpec,
+        source: &str,
+        line: usize,
+    ) -> std::result::Result<Rule, Error> {
         let err = |message: String| Error::Rule {
             file: source.to_string(),
             line,
@@ -356,6 +365,19 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
+/// The 1-based line of every `id: <id>` in a rule file, in one pass.
+fn id_lines(text: &str) -> std::collections::HashMap<&str, usize> {
+    let mut out = std::collections::HashMap::new();
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim_start().trim_start_matches("- ").trim_start();
+        if let Some(v) = l.strip_prefix("id:") {
+            out.entry(v.trim().trim_matches(['"', '\'']))
+                .or_insert(i + 1);
+        }
+    }
+    out
+}
+
 /// 1-based line of `id: <id>` in a rule file (1 when not found).
 fn line_of_id(text: &str, id: &str) -> usize {
     text.lines()
@@ -421,8 +443,10 @@ impl RuleSet {
                 return;
             }
         };
+        let lines = id_lines(text);
         for s in specs {
-            match Rule::compile(s, source, text) {
+            let line = lines.get(s.id.as_str()).copied().unwrap_or(1);
+            match Rule::compile_at(s, source, line) {
                 Ok(r) => self.rules.push(r),
                 Err(e) => self.errors.push(e),
             }
