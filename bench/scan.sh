@@ -1,4 +1,5 @@
 #!/bin/bash
+# (hyperfine --output=pipe: GNU grep stops at the first match when its output is /dev/null.)
 # Scan throughput of zkb against the tools an admin would use instead, in one run, on seeded
 # realistic logs: ripgrep and grep with the very regexes of `zkb rules list`, fail2ban-regex with
 # the same as failregex lines (on a slice: it is slow), cat (the read limit), and on a gzip copy
@@ -65,7 +66,7 @@ head -c 20000000 "$work/zimbra.log" | head -n -1 > "$work/slice.log"
 slice_mb=$(du -m "$work/slice.log" | cut -f1)
 
 json="$work/hyperfine.json"
-hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$json" \
+hyperfine -N --output=pipe --warmup 1 --runs "$RUNS" --export-json "$json" \
   -n "zkb scan (2 threads)" "$ZKB scan -q --format json --data $work/data $files" \
   -n "zkb scan (1 core)" "taskset -c 0 $ZKB scan -q --format json --threads 1 --data $work/data $files" \
   -n "rg -c -f ($npat regexes)" "rg -c -f $work/patterns.txt $files" \
@@ -81,7 +82,7 @@ timeout 3000 fail2ban-regex "$work/slice.log" "$work/f2b.conf" >/dev/null 2>&1 |
 f2b=$(echo "$(date +%s.%N) - $f2b_start" | bc)
 peak=$( { /usr/bin/time -v "$ZKB" scan -q --format json --data "$work/data" $files >/dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 printf '2025-03-01 10:00:00,000 INFO  [x] [] soap - one line\n' > "$work/one.log"
-hyperfine -N --warmup 3 --runs 20 --export-json "$work/startup.json" "$ZKB scan -q --data $work/data $work/one.log" >/dev/null
+hyperfine -N --output=pipe --warmup 3 --runs 20 --export-json "$work/startup.json" "$ZKB scan -q --data $work/data $work/one.log" >/dev/null
 
 python3 - "$json" "$work/startup.json" "$mb" "$slice_mb" "$f2b" "$peak" "$npat" "$ngrep" "$nf2b" <<'PY' > "$work/table.md"
 import json, sys, subprocess, platform
