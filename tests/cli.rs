@@ -19,6 +19,7 @@ fn zkb() -> Command {
     let mut c = Command::cargo_bin("zkb").unwrap();
     c.env("NO_COLOR", "1")
         .env("TZ", "UTC")
+        .env("ZKB_DATA", std::env::temp_dir().join("zkb-cli-test-data"))
         .timeout(Duration::from_secs(60));
     c
 }
