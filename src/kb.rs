@@ -39,6 +39,9 @@ pub struct Entry {
     /// `## ` sections of the body, in order: (heading, text).
     #[serde(skip)]
     pub sections: Vec<(String, String)>,
+    /// The Fix section split into variants, computed once at load.
+    #[serde(skip)]
+    variants: Vec<FixVariant>,
 }
 
 /// One way to fix, for a range of releases (or for all when `heading` is `None`).
@@ -66,6 +69,10 @@ impl Entry {
 
     /// The Fix section split into its version variants (one unnamed variant when it has none).
     pub fn fix_variants(&self) -> Vec<FixVariant> {
+        self.variants.clone()
+    }
+
+    fn split_fix(&self) -> Vec<FixVariant> {
         let Some(fix) = self.section("Fix") else {
             return Vec::new();
         };
@@ -250,12 +257,15 @@ pub fn parse_entry(source: &str, text: &str) -> Result<Entry, Error> {
         .trim_start()
         .to_string();
     let sections = split_sections(&body);
-    Ok(Entry {
+    let mut entry = Entry {
         front,
         body,
         source: source.to_string(),
         sections,
-    })
+        variants: Vec::new(),
+    };
+    entry.variants = entry.split_fix();
+    Ok(entry)
 }
 
 fn split_sections(body: &str) -> Vec<(String, String)> {
