@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use crate::kb::{self, Kb};
 use crate::kind::LogKind;
 use crate::matcher::Matcher;
-use crate::output::{self, escape, Format, Printer, Style};
+use crate::output::{escape, Format, Printer, Style};
 use crate::rules::{self, RuleSet, Severity};
 use crate::scan::{self, ScanOptions};
 use crate::search::KbIndex;
@@ -724,5 +724,3 @@ fn yaml_scalar(v: &serde_yaml_ng::Value) -> String {
             .to_string(),
     }
 }
-
-pub use output::strip_markdown;

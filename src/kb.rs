@@ -315,41 +315,16 @@ impl Kb {
     }
 
     pub fn add_dir(&mut self, dir: &Path) {
-        let mut files = Vec::new();
-        if let Err(e) = collect_md(dir, &mut files) {
-            self.errors.push(Error::Io {
-                path: dir.display().to_string(),
-                source: e,
-            });
-            return;
-        }
-        files.sort();
-        for f in files {
-            match std::fs::read_to_string(&f) {
-                Ok(t) => self.add_text(&f.display().to_string(), &t),
-                Err(e) => self.errors.push(Error::Io {
-                    path: f.display().to_string(),
-                    source: e,
-                }),
-            }
+        let (texts, errors) = crate::sources::read_tree(dir, &["md"]);
+        self.errors.extend(errors);
+        for (name, text) in texts {
+            self.add_text(&name, &text);
         }
     }
 
     pub fn get(&self, id: &str) -> Option<&Entry> {
         self.entries.get(id)
     }
-}
-
-fn collect_md(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_md(&path, out)?;
-        } else if path.extension().and_then(|e| e.to_str()) == Some("md") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Loads the KB for a run: embedded unless `no_default`, then the extra directories.

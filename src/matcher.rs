@@ -200,7 +200,8 @@ impl Matcher {
         found
     }
 
-    /// Whether the candidate rules need the parsed fields (levels, programs filters).
+    /// Runs the candidate rules on one parsed event: kind, level and program filters, then the
+    /// match tree; every rule that matches is pushed to `out`.
     pub fn confirm(
         &self,
         event: &Event<'_>,

@@ -293,26 +293,8 @@ impl<'a> FileScanner<'a> {
                 continue;
             }
             any = true;
-            let before = if self.opts.before > 0 {
-                self.ring.iter().cloned().collect()
-            } else {
-                Vec::new()
-            };
-            self.findings.push(Finding {
-                file: self.file.clone(),
-                line: event.line,
-                offset: event.offset,
-                kind: event.kind,
-                host: parsed.host.clone().or_else(|| self.host.clone()),
-                parsed: parsed.clone(),
-                rule: Some(hit.rule),
-                fields: with_context_fields(&hit.fields, &parsed),
-                text: event.text.to_string(),
-                truncated: event.truncated,
-                before,
-                after: Vec::new(),
-                related: Vec::new(),
-            });
+            let fields = with_context_fields(&hit.fields, &parsed);
+            self.push_finding(event, parsed.clone(), Some(hit.rule), fields, Vec::new());
         }
         self.hits = hits;
         if any {
@@ -338,6 +320,21 @@ impl<'a> FileScanner<'a> {
             return false;
         }
         let related = self.related(event, &parsed);
+        let fields = with_context_fields(&Fields::new(), &parsed);
+        self.push_finding(event, parsed, None, fields, related);
+        self.after_left = self.opts.after;
+        true
+    }
+
+    /// Records a finding for `event`, with the events before it when -B asks for them.
+    fn push_finding(
+        &mut self,
+        event: &Event<'_>,
+        parsed: Parsed,
+        rule: Option<usize>,
+        fields: Fields,
+        related: Vec<Hit>,
+    ) {
         let before = if self.opts.before > 0 {
             self.ring.iter().cloned().collect()
         } else {
@@ -349,17 +346,15 @@ impl<'a> FileScanner<'a> {
             offset: event.offset,
             kind: event.kind,
             host: parsed.host.clone().or_else(|| self.host.clone()),
-            fields: with_context_fields(&Fields::new(), &parsed),
             parsed,
-            rule: None,
+            rule,
+            fields,
             text: event.text.to_string(),
             truncated: event.truncated,
             before,
             after: Vec::new(),
             related,
         });
-        self.after_left = self.opts.after;
-        true
     }
 
     /// Related KB entries for an event: its message and the first continuation line (where

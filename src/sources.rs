@@ -95,6 +95,50 @@ fn walk(dir: &Path, out: &mut Vec<Input>, errors: &mut Vec<Error>) {
     }
 }
 
+/// The text of every file under `dir` (recursively, or `dir` itself when it is a file) whose
+/// extension is one of `exts`, in path order, with an error for each file or folder that could
+/// not be read. Used for rule and KB directories.
+pub fn read_tree(dir: &Path, exts: &[&str]) -> (Vec<(String, String)>, Vec<Error>) {
+    fn walk(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) -> io::Result<()> {
+        if dir.is_file() {
+            out.push(dir.to_path_buf());
+            return Ok(());
+        }
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, exts, out)?;
+            } else if path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e))
+            {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let (mut files, mut texts, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    if let Err(e) = walk(dir, exts, &mut files) {
+        errors.push(Error::Io {
+            path: dir.display().to_string(),
+            source: e,
+        });
+    }
+    files.sort();
+    for f in files {
+        let name = f.display().to_string();
+        match std::fs::read_to_string(&f) {
+            Ok(text) => texts.push((name, text)),
+            Err(e) => errors.push(Error::Io {
+                path: name,
+                source: e,
+            }),
+        }
+    }
+    (texts, errors)
+}
+
 /// An opened input, ready to frame.
 pub struct Opened {
     pub name: String,

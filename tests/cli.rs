@@ -24,6 +24,16 @@ fn zkb() -> Command {
     c
 }
 
+/// Asserts the exit status, showing stderr when it differs.
+fn expect_code(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn json_lines(out: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(out)
         .lines()
@@ -47,12 +57,7 @@ fn scan_json_follows_the_contract() {
         .arg(&f)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    expect_code(&out, 0);
     let ms = json_lines(&out.stdout);
     let blob: Vec<&Value> = ms
         .iter()
@@ -428,12 +433,7 @@ fn catastrophic_regex_in_a_user_rule_stays_linear() {
         .arg(&log)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    expect_code(&out, 0);
 }
 
 #[test]
@@ -579,12 +579,7 @@ fn search_finds_the_story_fixes_and_caches_its_index() {
             .arg(q)
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        expect_code(&out, 0);
         serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
     };
     let hits = run("old emails blank after reboot missing blob");

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 pub use spec::{MatchSpec, MatchTest, NoMatchTest, RuleSpec, Severity, TestsSpec, ThresholdSpec};
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::kind::LogKind;
 use crate::parse::{normalize_level, Parsed};
 
@@ -409,23 +409,10 @@ impl RuleSet {
 
     /// Adds every `*.yaml`/`*.yml` file under `dir` (recursively).
     pub fn add_dir(&mut self, dir: &Path) {
-        let mut files = Vec::new();
-        if let Err(e) = collect_yaml(dir, &mut files) {
-            self.errors.push(Error::Io {
-                path: dir.display().to_string(),
-                source: e,
-            });
-            return;
-        }
-        files.sort();
-        for f in files {
-            match std::fs::read_to_string(&f) {
-                Ok(text) => self.add_text(&f.display().to_string(), &text),
-                Err(e) => self.errors.push(Error::Io {
-                    path: f.display().to_string(),
-                    source: e,
-                }),
-            }
+        let (texts, errors) = crate::sources::read_tree(dir, &["yaml", "yml"]);
+        self.errors.extend(errors);
+        for (name, text) in texts {
+            self.add_text(&name, &text);
         }
     }
 
@@ -476,25 +463,6 @@ impl RuleSet {
     }
 }
 
-fn collect_yaml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-    if dir.is_file() {
-        out.push(dir.to_path_buf());
-        return Ok(());
-    }
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_yaml(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
 /// Loads the rule set for a run: embedded unless `no_default`, then each extra directory.
 pub fn load(extra: &[std::path::PathBuf], no_default: bool) -> RuleSet {
     let mut set = if no_default {
@@ -507,13 +475,6 @@ pub fn load(extra: &[std::path::PathBuf], no_default: bool) -> RuleSet {
     }
     set
 }
-
-/// Sorts fields for stable output and turns them into a map.
-pub fn fields_map(fields: &Fields) -> BTreeMap<String, String> {
-    fields.iter().cloned().collect()
-}
-
-pub type RuleResult<T> = Result<T>;
 
 #[cfg(test)]
 mod tests {
