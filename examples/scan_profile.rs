@@ -26,7 +26,7 @@ fn main() {
     let mut framer = Framer::new(&bytes[..], kind);
     let (mut cands, mut out) = (0, Vec::new());
     while let Some(r) = framer.next_region() {
-        m.candidate_events(&r, &mut out);
+        m.candidate_events(kind, &r, &mut out);
         cands += out.len();
     }
     let both = t.elapsed();

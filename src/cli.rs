@@ -132,6 +132,13 @@ pub struct ScanArgs {
     /// Worker threads (default: the number of cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Run as a good neighbour: idle CPU and I/O priority, and scanned files are not kept in
+    /// the page cache (so mailboxd's working set stays in memory).
+    #[arg(long)]
+    pub low_priority: bool,
+    /// Cut plain files into pieces of about this many bytes for parallel scanning (0: never).
+    #[arg(long, hide = true, value_name = "BYTES")]
+    pub segment_size: Option<u64>,
     /// Also print error-level events that no rule matched, with related KB entries
     /// (frames every event, so it is slower).
     #[arg(long)]
@@ -311,6 +318,11 @@ pub fn parse_time(s: &str, tz: &TimeZone) -> Result<Timestamp> {
 }
 
 fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
+    if a.low_priority {
+        for problem in crate::priority::lower() {
+            eprintln!("zkb: --low-priority: could not set {problem}");
+        }
+    }
     let tz = time_zone(g)?;
     let (set, kb) = load(g);
     let opts = ScanOptions {
@@ -325,6 +337,12 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         after: a.context.unwrap_or(a.after_context),
         threads: a.threads.unwrap_or_else(|| ScanOptions::default().threads),
         unmatched: a.unmatched,
+        low_priority: a.low_priority,
+        segment: match a.segment_size {
+            Some(0) => u64::MAX / 4,
+            Some(n) => n,
+            None => ScanOptions::default().segment,
+        },
         ..ScanOptions::default()
     };
     let matcher = Matcher::new(set.rules);
@@ -385,7 +403,9 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
                 }
             }
         }
-        summary.files += 1;
+        if report.complete {
+            summary.files += 1;
+        }
         summary.events += report.events;
         summary.bytes += report.bytes;
     });

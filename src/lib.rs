@@ -16,6 +16,7 @@ pub mod kind;
 pub mod matcher;
 pub mod output;
 pub mod parse;
+pub mod priority;
 pub mod rules;
 pub mod scan;
 pub mod search;

@@ -145,6 +145,8 @@ pub struct Opened {
     pub kind: LogKind,
     pub host: Option<String>,
     pub mtime: Option<Timestamp>,
+    /// The size of an uncompressed regular file (one that can be read from any offset).
+    pub plain_size: Option<u64>,
     pub reader: Box<dyn Read + Send>,
 }
 
@@ -158,7 +160,7 @@ pub enum Skip {
 }
 
 /// Opens an input; `kind` overrides detection.
-pub fn open(input: &Input, kind: Option<LogKind>) -> Result<Opened, Skip> {
+pub fn open(input: &Input, kind: Option<LogKind>, gentle: bool) -> Result<Opened, Skip> {
     let name = input.display();
     let io_err = |e: io::Error| {
         Skip::Error(Error::Io {
@@ -166,20 +168,27 @@ pub fn open(input: &Input, kind: Option<LogKind>) -> Result<Opened, Skip> {
             source: e,
         })
     };
-    let (raw, mtime): (Box<dyn Read + Send>, Option<Timestamp>) = match &input.path {
-        None => (Box::new(io::stdin()), None),
+    let (raw, mtime, mut plain_size): (Box<dyn Read + Send>, _, _) = match &input.path {
+        None => (Box::new(io::stdin()), None, None),
         Some(p) => {
             let f = File::open(p).map_err(io_err)?;
-            let mtime = f
-                .metadata()
-                .ok()
+            let meta = f.metadata().ok();
+            let mtime = meta
+                .as_ref()
                 .and_then(|m| m.modified().ok())
                 .and_then(|t| Timestamp::try_from(t).ok());
-            (Box::new(f), mtime)
+            let size = meta.filter(|m| m.is_file()).map(|m| m.len());
+            let reader: Box<dyn Read + Send> = if gentle {
+                Box::new(crate::priority::CacheFriendly::new(f, 0))
+            } else {
+                Box::new(f)
+            };
+            (reader, mtime, size)
         }
     };
     let (magic, raw) = peek(raw, 2).map_err(io_err)?;
     let mut reader: Box<dyn Read + Send> = if magic.starts_with(&[0x1f, 0x8b]) {
+        plain_size = None;
         Box::new(MultiGzDecoder::new(raw))
     } else {
         raw
@@ -213,6 +222,7 @@ pub fn open(input: &Input, kind: Option<LogKind>) -> Result<Opened, Skip> {
         kind,
         host,
         mtime,
+        plain_size,
         reader,
     })
 }

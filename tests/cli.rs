@@ -700,3 +700,58 @@ fn fix_variant_follows_the_release_the_host_logs_show() {
         "{unknown}"
     );
 }
+
+/// A large plain file is cut into segments scanned on several threads; the findings (line
+/// numbers, offsets, thresholds counted across cuts) must be those of one pass.
+#[test]
+fn cut_files_give_the_same_findings_as_one_pass() {
+    let d = tempfile::tempdir().unwrap();
+    let out = zkb()
+        .args(["generate", "--size", "2", "--seed", "3", "--out"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let mut mailbox = fs::read(d.path().join("mailbox.log")).unwrap();
+    for i in 0..60 {
+        mailbox.extend_from_slice(
+            format!(
+                "2025-08-21 14:10:{:02},555 WARN  [ImapSSLServer-3] [ip=10.0.0.5;oip=198.51.100.23;] \
+                 security - cmd=Auth; account=anna@example.com; protocol=imap; \
+                 error=authentication failed for [anna@example.com], invalid password;\n",
+                i % 60
+            )
+            .as_bytes(),
+        );
+        mailbox.extend_from_slice(b"\tat com.example.Filler.line(Filler.java:1)\n");
+    }
+    write(&d.path().join("mailbox.log"), &mailbox);
+    let run = |segment: &str| {
+        let out = zkb()
+            .args([
+                "scan",
+                "--format",
+                "json",
+                "--threads",
+                "2",
+                "--segment-size",
+                segment,
+            ])
+            .arg(d.path().join("mailbox.log"))
+            .arg(d.path().join("zimbra.log"))
+            .output()
+            .unwrap();
+        out.stdout
+    };
+    let whole = run("0");
+    let findings = json_lines(&whole);
+    assert!(findings.len() > 20, "{} findings", findings.len());
+    let failed_logins = findings
+        .iter()
+        .filter(|f| f["rule"] == "auth.failed-login")
+        .count();
+    assert!(failed_logins >= 41, "{failed_logins} thresholded findings");
+    for segment in ["3000", "65536"] {
+        assert_eq!(whole, run(segment), "segment size {segment}");
+    }
+}

@@ -2,23 +2,56 @@
 //! the literals each rule requires; a region of events is searched as a whole, and only the
 //! events that contain a literal are parsed and have their candidate rules' regexes run. Rules
 //! without a usable literal are tried on every event (and `zkb check` warns about them).
+//! Over long regions a [`fingerprint`] filter (or, for literals too short for it, one regex
+//! alternation) finds the places worth giving to the automaton; it is built per log kind from
+//! the literals of the rules that accept that kind.
+
+pub mod fingerprint;
+
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 
 use crate::framing::Region;
+use crate::kind::LogKind;
 use crate::parse::{Event, Parsed};
 use crate::rules::{Fields, Rule};
+use fingerprint::Fingerprints;
 
 /// Regions smaller than this are searched with the automaton alone.
 const LOCATOR_MIN_REGION: usize = 64 * 1024;
 
-/// Locator literals are cut to this many bytes.
+/// Regex-locator literals are cut to this many bytes.
 const LOCATOR_PREFIX: usize = 16;
 
-fn build_locator(patterns: &[Vec<u8>]) -> Option<regex::bytes::Regex> {
-    if patterns.is_empty() {
-        return None;
+const KINDS: usize = LogKind::ALL.len();
+
+fn kind_index(kind: LogKind) -> usize {
+    LogKind::ALL.iter().position(|&k| k == kind).unwrap_or(0)
+}
+
+/// How a long region is searched for the next place where a literal may start.
+enum Locator {
+    Fingerprints(Fingerprints),
+    Regex(regex::bytes::Regex),
+    /// No rule for this kind has a literal.
+    Nothing,
+}
+
+impl Locator {
+    /// The fingerprint filter when every literal is long enough, else a regex alternation.
+    fn build(literals: &[&[u8]], sample: &[u8]) -> Locator {
+        if literals.is_empty() {
+            return Locator::Nothing;
+        }
+        if let Some(f) = Fingerprints::new(literals.iter().copied(), sample) {
+            return Locator::Fingerprints(f);
+        }
+        build_regex_locator(literals).map_or(Locator::Nothing, Locator::Regex)
     }
+}
+
+fn build_regex_locator(patterns: &[&[u8]]) -> Option<regex::bytes::Regex> {
     let mut prefixes: Vec<&[u8]> = patterns
         .iter()
         .map(|p| &p[..p.len().min(LOCATOR_PREFIX)])
@@ -58,11 +91,16 @@ pub struct RuleHit {
 pub struct Matcher {
     pub rules: Vec<Rule>,
     ac: Option<AhoCorasick>,
-    /// Finds the next place where some literal may start: the literals cut to their first
-    /// [`LOCATOR_PREFIX`] bytes, as one case-insensitive alternation (the regex crate's lazy DFA
-    /// and prefilters outrun the automaton over long buffers). Only ever finds more than the
+    /// Per log kind, built from the first long region of that kind (its sample): finds the next
+    /// place where one of the kind's literals may start. Only ever finds more than the
     /// automaton, which then decides per event.
-    locator: std::sync::OnceLock<Option<regex::bytes::Regex>>,
+    locators: [OnceLock<Locator>; KINDS],
+    /// Per log kind, the automaton patterns of the rules that accept it.
+    kind_patterns: [Vec<usize>; KINDS],
+    /// Per log kind, whether a literal-free rule accepts it (then every event is a candidate).
+    kind_every_event: [bool; KINDS],
+    /// Regions at least this long use the locator (tests lower it).
+    locator_min_region: usize,
     /// For each automaton pattern, the rules that require it.
     pattern_rules: Vec<Vec<u32>>,
     /// Literals of the automaton, for `zkb explain`.
@@ -96,19 +134,36 @@ impl Matcher {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
-                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .build(&patterns)
                 .expect("literal automaton builds")
         });
-        let locator = std::sync::OnceLock::new();
+        let mut kind_patterns: [Vec<usize>; KINDS] = Default::default();
+        let mut kind_every_event = [false; KINDS];
+        for (k, &kind) in LogKind::ALL.iter().enumerate() {
+            let accepts = |i: &u32| rules[*i as usize].accepts_kind(kind);
+            kind_every_event[k] = always.iter().any(accepts);
+            kind_patterns[k] = (0..patterns.len())
+                .filter(|&p| pattern_rules[p].iter().any(accepts))
+                .collect();
+        }
         Matcher {
             rules,
             ac,
-            locator,
+            locators: Default::default(),
+            kind_patterns,
+            kind_every_event,
+            locator_min_region: LOCATOR_MIN_REGION,
             pattern_rules,
             patterns,
             always,
         }
+    }
+
+    /// Uses the locator on regions of at least `bytes` (tests set it low to exercise it).
+    pub fn with_locator_min_region(mut self, bytes: usize) -> Matcher {
+        self.locator_min_region = bytes;
+        self
     }
 
     /// Rules tried on every event because they have no literal.
@@ -116,22 +171,23 @@ impl Matcher {
         self.always.iter().map(|&i| &self.rules[i as usize])
     }
 
-    /// True when every event must be examined (some rule has no literal).
-    pub fn needs_every_event(&self) -> bool {
-        !self.always.is_empty()
+    /// True when every event of this kind must be examined (a rule for it has no literal).
+    pub fn needs_every_event(&self, kind: LogKind) -> bool {
+        self.kind_every_event[kind_index(kind)]
     }
 
-    /// Indices of the region's events that may match a rule.
-    pub fn candidate_events(&self, region: &Region<'_>, out: &mut Vec<usize>) {
+    /// Indices of the region's events that may match a rule for `kind` (a superset: every event
+    /// that holds a literal, and some that only seem to).
+    pub fn candidate_events(&self, kind: LogKind, region: &Region<'_>, out: &mut Vec<usize>) {
         out.clear();
-        if self.needs_every_event() {
+        if self.needs_every_event(kind) {
             out.extend(0..region.events.len());
             return;
         }
         let bytes = region.bytes;
         let mut pos = 0;
         while pos < bytes.len() {
-            let Some(start) = self.next_literal_start(bytes, pos) else {
+            let Some(start) = self.next_literal_start(kind, bytes, pos) else {
                 break;
             };
             let idx = region
@@ -141,34 +197,34 @@ impl Matcher {
             let Some(ev) = region.events.get(idx) else {
                 break;
             };
-            if self.has_literal(&bytes[ev.start..ev.text_end]) {
-                out.push(idx);
-            }
+            // The locator may over-report (a fingerprint hash, a literal prefix); the caller's
+            // `candidates` runs the automaton over the event anyway and drops it then.
+            out.push(idx);
             pos = ev.end.max(start + 1);
         }
     }
 
-    /// Where the next literal may start at or after `pos`.
-    fn next_literal_start(&self, bytes: &[u8], pos: usize) -> Option<usize> {
+    /// Where the next literal may start at or after `pos` (for the fingerprint filter: a
+    /// position inside the literal, which is as good, since only the event around it counts).
+    fn next_literal_start(&self, kind: LogKind, bytes: &[u8], pos: usize) -> Option<usize> {
         // Small regions (a one-line file, a live tail) do not repay building the locator.
-        let locator = if bytes.len() >= LOCATOR_MIN_REGION {
-            self.locator
-                .get_or_init(|| build_locator(&self.patterns))
-                .as_ref()
-        } else {
-            None
-        };
-        match (locator, &self.ac) {
-            (Some(re), _) => re.find_at(bytes, pos).map(|m| m.start()),
-            (None, Some(ac)) => ac.find(Input::new(bytes).range(pos..)).map(|m| m.start()),
-            (None, None) => None,
+        if bytes.len() < self.locator_min_region {
+            let ac = self.ac.as_ref()?;
+            return ac.find(Input::new(bytes).range(pos..)).map(|m| m.start());
         }
-    }
-
-    fn has_literal(&self, text: &[u8]) -> bool {
-        self.ac
-            .as_ref()
-            .is_some_and(|ac| ac.find_overlapping_iter(text).next().is_some())
+        let k = kind_index(kind);
+        let locator = self.locators[k].get_or_init(|| {
+            let literals: Vec<&[u8]> = self.kind_patterns[k]
+                .iter()
+                .map(|&p| self.patterns[p].as_slice())
+                .collect();
+            Locator::build(&literals, bytes)
+        });
+        match locator {
+            Locator::Fingerprints(f) => f.find(bytes, pos),
+            Locator::Regex(re) => re.find_at(bytes, pos).map(|m| m.start()),
+            Locator::Nothing => None,
+        }
     }
 
     /// Candidate rules for one event's text: those whose literal occurs in it, and the
@@ -267,6 +323,11 @@ mod tests {
   title: any of
   severity: medium
   match: {any: [{contains: 'DOS ALERT'}, {regex: 'ldap_(?:bind|search): Can.t contact'}]}
+- id: t.short
+  title: literal too short for a fingerprint
+  severity: low
+  kinds: [nginx]
+  match: {regex: 'ip=\d'}
 - id: t.nolit
   title: no literal
   severity: info
@@ -290,7 +351,7 @@ mod tests {
         let mut framer = Framer::with_chunk(input, kind, chunk);
         let (mut evs, mut cands, mut out) = (Vec::new(), Vec::new(), Vec::new());
         while let Some(region) = framer.next_region() {
-            m.candidate_events(&region, &mut evs);
+            m.candidate_events(kind, &region, &mut evs);
             for &i in &evs {
                 let s = &region.events[i];
                 let event = Event::from_bytes(
@@ -371,14 +432,15 @@ mod tests {
             picks in proptest::collection::vec(0usize..64, 0..60),
             chunk in 64usize..4096,
             kind_i in 0usize..LogKind::ALL.len(),
-            subset in proptest::collection::vec(any::<bool>(), 7),
+            subset in proptest::collection::vec(any::<bool>(), 8),
             no_literal_rule in any::<bool>(),
+            locator_min in prop_oneof![Just(0usize), Just(LOCATOR_MIN_REGION)],
         ) {
             let kind = LogKind::ALL[kind_i];
             let mut rs = rules(no_literal_rule);
             let mut keep = subset.into_iter();
             rs.retain(|_| keep.next().unwrap_or(true));
-            let m = Matcher::new(rs);
+            let m = Matcher::new(rs).with_locator_min_region(locator_min);
             let input = input_from(&picks);
             prop_assert_eq!(fast(&m, &input, kind, chunk), slow(&m, &input, kind));
         }

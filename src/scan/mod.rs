@@ -1,0 +1,648 @@
+//! Scan: runs the whole pipeline over inputs once — open, frame, find candidate events, parse,
+//! confirm rules, apply filters, thresholds and context — in parallel over files and over the
+//! [`segment`]s of large plain files, handing the findings back in input order ([`pool`]).
+//! Thresholds count across a whole file, so when a file is cut they are applied as its pieces
+//! come back in order.
+
+pub mod pool;
+pub mod segment;
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+use crate::error::Error;
+use crate::framing::{EventSpan, Framer, DEFAULT_CHUNK};
+use crate::kind::LogKind;
+use crate::matcher::{Matcher, RuleHit};
+use crate::parse::{parse, Event, Parsed, TimeContext};
+use crate::rules::{Fields, Rule, Severity};
+use crate::search::{mask_variables, Hit, KbIndex};
+use crate::sources::{self, Input, Skip};
+
+/// What to look for and how.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    pub kind: Option<LogKind>,
+    pub tz: TimeZone,
+    pub year: Option<i16>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub min_severity: Severity,
+    /// Rule ids or `prefix*` patterns; empty = all.
+    pub rule_filter: Vec<String>,
+    pub before: usize,
+    pub after: usize,
+    pub chunk: usize,
+    pub threads: usize,
+    /// Plain files are cut for parallel scanning about every this many bytes.
+    pub segment: u64,
+    /// Read files without keeping their pages in the page cache (see [`crate::priority`]).
+    pub low_priority: bool,
+    /// Also report error-level events that no rule matched.
+    pub unmatched: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            kind: None,
+            tz: TimeZone::system(),
+            year: None,
+            since: None,
+            until: None,
+            min_severity: Severity::Info,
+            rule_filter: Vec::new(),
+            before: 0,
+            after: 0,
+            chunk: DEFAULT_CHUNK,
+            unmatched: false,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            segment: segment::SEGMENT,
+            low_priority: false,
+        }
+    }
+}
+
+/// One rule matched on one event.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub file: String,
+    pub line: u64,
+    pub offset: u64,
+    pub kind: LogKind,
+    pub host: Option<String>,
+    pub parsed: Parsed,
+    /// `None` for an error event that no rule matched (`--unmatched`).
+    pub rule: Option<usize>,
+    pub fields: Fields,
+    pub text: String,
+    pub truncated: bool,
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+    /// KB entries related to an unmatched event, from the index.
+    pub related: Vec<Hit>,
+    /// For a thresholded rule whose count is still to be checked: its group key.
+    pub(crate) pending_threshold: Option<Vec<String>>,
+}
+
+/// What one input gave, or one segment of it: a large file comes back in several reports, the
+/// last one `complete`.
+#[derive(Default)]
+pub struct FileReport {
+    pub name: String,
+    pub findings: Vec<Finding>,
+    pub events: u64,
+    pub bytes: u64,
+    /// Lines read (for the line numbers of the next segment).
+    pub lines: u64,
+    /// This is the input's last (or only) report.
+    pub complete: bool,
+    pub errors: Vec<Error>,
+    pub notes: Vec<String>,
+    /// Notes shown only with -v.
+    pub quiet_notes: Vec<String>,
+}
+
+/// Scans inputs in parallel; `sink` gets the reports in input order.
+pub fn scan_inputs(
+    inputs: &[Input],
+    matcher: &Matcher,
+    opts: &ScanOptions,
+    index: Option<&KbIndex>,
+    mut sink: impl FnMut(FileReport),
+) {
+    let threads = opts.threads.max(1);
+    let pool: pool::Pool<FileReport> = pool::Pool::new(inputs.len(), threads);
+    let plans: Mutex<HashMap<usize, Arc<Plan>>> = Mutex::new(HashMap::new());
+    let unit = Unit {
+        matcher,
+        opts,
+        index,
+    };
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                while let Some(key) = pool.take() {
+                    let report = match key {
+                        (i, 0) => unit.first_segment(i, &inputs[i], &pool, &plans),
+                        (i, k) => {
+                            let plan = plans
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get(&i)
+                                .cloned();
+                            match plan {
+                                Some(plan) => unit.later_segment(&plan, k),
+                                None => FileReport::default(),
+                            }
+                        }
+                    };
+                    pool.finish(key, report);
+                }
+            });
+        }
+        let mut file = InOrder::default();
+        pool.drain(|key, mut report, last| {
+            file.apply(key, &mut report, matcher);
+            report.complete = last;
+            sink(report);
+        });
+    });
+}
+
+/// What later segments of a cut file need to know.
+struct Plan {
+    path: PathBuf,
+    name: String,
+    kind: LogKind,
+    host: Option<String>,
+    mtime: Option<Timestamp>,
+    cuts: Vec<u64>,
+}
+
+impl Plan {
+    /// Start and length of segment `k` (the last one reads to the end, wherever that now is).
+    fn range(&self, k: usize) -> (u64, u64) {
+        let start = self.cuts[k];
+        let len = self.cuts.get(k + 1).map_or(u64::MAX, |end| end - start);
+        (start, len)
+    }
+}
+
+/// Per-input state kept while a file's reports come back in order.
+#[derive(Default)]
+struct InOrder {
+    lines_before: u64,
+    thresholds: Thresholds,
+}
+
+impl InOrder {
+    fn apply(&mut self, key: pool::Key, report: &mut FileReport, matcher: &Matcher) {
+        if key.1 == 0 {
+            *self = InOrder::default();
+        }
+        for f in &mut report.findings {
+            f.line += self.lines_before;
+        }
+        report
+            .findings
+            .retain_mut(|f| match (f.pending_threshold.take(), f.rule) {
+                (Some(key), Some(rule)) => {
+                    let ts = f.parsed.ts.as_ref().map(|z| z.timestamp());
+                    self.thresholds.pass(rule, &matcher.rules[rule], key, ts)
+                }
+                _ => true,
+            });
+        self.lines_before += report.lines;
+    }
+}
+
+/// What every unit of work shares.
+struct Unit<'a> {
+    matcher: &'a Matcher,
+    opts: &'a ScanOptions,
+    index: Option<&'a KbIndex>,
+}
+
+impl Unit<'_> {
+    /// Opens an input, decides whether to cut it (telling the pool how many segments it has),
+    /// and scans its first segment.
+    fn first_segment(
+        &self,
+        i: usize,
+        input: &Input,
+        pool: &pool::Pool<FileReport>,
+        plans: &Mutex<HashMap<usize, Arc<Plan>>>,
+    ) -> FileReport {
+        let mut report = FileReport {
+            name: input.display(),
+            ..FileReport::default()
+        };
+        let opened = match sources::open(input, self.opts.kind, self.opts.low_priority) {
+            Ok(o) => o,
+            Err(skip) => {
+                pool.segments(i, 1);
+                match skip {
+                    Skip::Quiet(note) => report.notes.push(note),
+                    Skip::Silent(note) => report.quiet_notes.push(note),
+                    Skip::Error(e) => report.errors.push(e),
+                }
+                return report;
+            }
+        };
+        let plan = self.plan(input, &opened);
+        pool.segments(i, plan.as_ref().map_or(1, |p| p.cuts.len()));
+        let meta = Meta {
+            name: opened.name.clone(),
+            kind: opened.kind,
+            host: opened.host.clone(),
+            mtime: opened.mtime,
+        };
+        match plan {
+            Some(plan) => {
+                let (_, len) = plan.range(0);
+                plans
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(i, Arc::new(plan));
+                self.scan_reader(&mut report, opened.reader.take(len), &meta, 0);
+            }
+            None => self.scan_reader(&mut report, opened.reader, &meta, 0),
+        }
+        report
+    }
+
+    /// Where to cut a large plain file; `None` keeps it whole.
+    fn plan(&self, input: &Input, opened: &sources::Opened) -> Option<Plan> {
+        let o = self.opts;
+        let whole_events_needed = o.before > 0 || o.after > 0 || o.unmatched;
+        let size = opened.plain_size?;
+        if whole_events_needed
+            || o.threads < 2
+            || size < 2 * o.segment
+            || !segment::splittable(opened.kind)
+        {
+            return None;
+        }
+        let path = input.path.clone()?;
+        let mut file = File::open(&path).ok()?;
+        let cuts = segment::cut_points(&mut file, size, opened.kind, o.segment);
+        (cuts.len() > 1).then(|| Plan {
+            path,
+            name: opened.name.clone(),
+            kind: opened.kind,
+            host: opened.host.clone(),
+            mtime: opened.mtime,
+            cuts,
+        })
+    }
+
+    /// Scans segment `k` (≥ 1) of a cut file.
+    fn later_segment(&self, plan: &Plan, k: usize) -> FileReport {
+        let mut report = FileReport {
+            name: plan.name.clone(),
+            ..FileReport::default()
+        };
+        let (start, len) = plan.range(k);
+        let opened = File::open(&plan.path).and_then(|mut f| {
+            f.seek(SeekFrom::Start(start))?;
+            Ok(f)
+        });
+        let file = match opened {
+            Ok(f) => f,
+            Err(source) => {
+                report.errors.push(Error::Io {
+                    path: plan.name.clone(),
+                    source,
+                });
+                return report;
+            }
+        };
+        let meta = Meta {
+            name: plan.name.clone(),
+            kind: plan.kind,
+            host: plan.host.clone(),
+            mtime: plan.mtime,
+        };
+        if self.opts.low_priority {
+            let reader = crate::priority::CacheFriendly::new(file, start);
+            self.scan_reader(&mut report, reader.take(len), &meta, start);
+        } else {
+            self.scan_reader(&mut report, file.take(len), &meta, start);
+        }
+        report
+    }
+
+    /// Frames and matches one stream whose first byte is at `offset` in its file.
+    fn scan_reader(&self, report: &mut FileReport, reader: impl Read, meta: &Meta, offset: u64) {
+        let (matcher, opts) = (self.matcher, self.opts);
+        let time = TimeContext::new(opts.tz.clone(), opts.year, meta.mtime);
+        let full = opts.before > 0 || opts.after > 0 || opts.unmatched;
+        let mut scanner = FileScanner::new(matcher, opts, &time, meta, offset, full);
+        scanner.index = self.index;
+        let mut framer = Framer::with_chunk(reader, meta.kind, opts.chunk);
+        let mut candidate_events = Vec::new();
+        while let Some(region) = framer.next_region() {
+            scanner.events += region.events.len() as u64;
+            if full {
+                for span in region.events {
+                    scanner.event(region.bytes, span, true);
+                }
+            } else {
+                matcher.candidate_events(meta.kind, &region, &mut candidate_events);
+                for &i in &candidate_events {
+                    scanner.event(region.bytes, &region.events[i], false);
+                }
+            }
+        }
+        report.bytes = framer.bytes_read();
+        report.lines = framer.lines_seen();
+        if let Some(e) = framer.take_error() {
+            report.errors.push(Error::Io {
+                path: meta.name.clone(),
+                source: std::io::Error::new(
+                    e.kind(),
+                    format!("read stopped early ({e}); findings up to there are kept"),
+                ),
+            });
+        }
+        report.events = scanner.events;
+        report.findings = scanner.finish();
+    }
+}
+
+/// What the scanner of one stream knows about its file.
+struct Meta {
+    name: String,
+    kind: LogKind,
+    host: Option<String>,
+    mtime: Option<Timestamp>,
+}
+
+/// Counts of thresholded rules: a rule with `threshold` reports only once `count` occurrences of
+/// the same group fall within `window`.
+#[derive(Default)]
+struct Thresholds {
+    windows: HashMap<(usize, Vec<String>), VecDeque<Option<Timestamp>>>,
+}
+
+impl Thresholds {
+    /// The group a hit counts in: its `group_by` fields and its host.
+    fn key(rule: &Rule, fields: &Fields, parsed: &Parsed) -> Vec<String> {
+        let mut key: Vec<String> = rule
+            .group_by
+            .iter()
+            .map(|g| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == g)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        key.push(parsed.host.clone().unwrap_or_default());
+        key
+    }
+
+    /// Counts one hit; true when its group has reached the rule's count within the window.
+    fn pass(&mut self, index: usize, rule: &Rule, key: Vec<String>, ts: Option<Timestamp>) -> bool {
+        let Some(th) = &rule.threshold else {
+            return true;
+        };
+        let window = self.windows.entry((index, key)).or_default();
+        window.push_back(ts);
+        if let Some(now) = ts {
+            let limit =
+                jiff::SignedDuration::try_from(th.window).unwrap_or(jiff::SignedDuration::MAX);
+            while let Some(Some(first)) = window.front() {
+                if now.duration_since(*first) > limit {
+                    window.pop_front();
+                } else {
+                    break;
+                }
+            }
+        }
+        window.len() >= th.count as usize
+    }
+}
+
+/// Per-file state: context ring, thresholds, findings.
+struct FileScanner<'a> {
+    matcher: &'a Matcher,
+    opts: &'a ScanOptions,
+    time: &'a TimeContext,
+    kind: LogKind,
+    file: String,
+    host: Option<String>,
+    events: u64,
+    findings: Vec<Finding>,
+    ring: VecDeque<String>,
+    after_left: usize,
+    cands: Vec<u32>,
+    hits: Vec<RuleHit>,
+    /// Applied here when the whole file is scanned in one pass with context; otherwise left to
+    /// [`InOrder`] (a finding carries its group key).
+    thresholds: Option<Thresholds>,
+    /// Offset in the file of the stream's first byte.
+    offset: u64,
+    index: Option<&'a KbIndex>,
+    related_cache: HashMap<String, Vec<Hit>>,
+}
+
+impl<'a> FileScanner<'a> {
+    fn new(
+        matcher: &'a Matcher,
+        opts: &'a ScanOptions,
+        time: &'a TimeContext,
+        meta: &Meta,
+        offset: u64,
+        inline_thresholds: bool,
+    ) -> Self {
+        FileScanner {
+            matcher,
+            opts,
+            time,
+            kind: meta.kind,
+            file: meta.name.clone(),
+            host: meta.host.clone(),
+            events: 0,
+            findings: Vec::new(),
+            ring: VecDeque::new(),
+            after_left: 0,
+            cands: Vec::new(),
+            hits: Vec::new(),
+            thresholds: inline_thresholds.then(Thresholds::default),
+            offset,
+            index: None,
+            related_cache: HashMap::new(),
+        }
+    }
+
+    /// Handles one event; `keep_context` when -A/-B need every event's text.
+    fn event(&mut self, bytes: &[u8], span: &EventSpan, keep_context: bool) {
+        let event = Event::from_bytes(
+            self.kind,
+            &bytes[span.start..span.text_end],
+            span.line,
+            span.offset,
+            span.truncated,
+        );
+        let mut matched = self.match_event(&event);
+        if !matched && self.opts.unmatched {
+            matched = self.unmatched_event(&event);
+        }
+        if keep_context {
+            if !matched && self.after_left > 0 {
+                self.after_left -= 1;
+                if let Some(last) = self.findings.last_mut() {
+                    last.after.push(event.text.to_string());
+                }
+            }
+            if self.opts.before > 0 {
+                self.ring.push_back(event.text.to_string());
+                if self.ring.len() > self.opts.before {
+                    self.ring.pop_front();
+                }
+            }
+        }
+    }
+
+    fn match_event(&mut self, event: &Event<'_>) -> bool {
+        self.matcher
+            .candidates(event.text.as_bytes(), &mut self.cands);
+        if self.cands.is_empty() || !self.matcher.any_for_kind(event, &self.cands) {
+            return false;
+        }
+        let parsed = parse(event, self.time);
+        if !self.in_time_range(&parsed) {
+            return false;
+        }
+        self.hits.clear();
+        self.matcher
+            .confirm(event, &parsed, &self.cands, &mut self.hits);
+        let hits = std::mem::take(&mut self.hits);
+        let mut any = false;
+        for hit in &hits {
+            let rule = &self.matcher.rules[hit.rule];
+            if rule.severity < self.opts.min_severity || !self.rule_selected(&rule.id) {
+                continue;
+            }
+            let mut pending = None;
+            if rule.threshold.is_some() {
+                let key = Thresholds::key(rule, &hit.fields, &parsed);
+                let ts = parsed.ts.as_ref().map(|z| z.timestamp());
+                match self.thresholds.as_mut() {
+                    Some(t) => {
+                        if !t.pass(hit.rule, rule, key, ts) {
+                            continue;
+                        }
+                    }
+                    None => pending = Some(key),
+                }
+            }
+            any = true;
+            let fields = with_context_fields(&hit.fields, &parsed);
+            self.push_finding(event, parsed.clone(), Some(hit.rule), fields, Vec::new());
+            if let Some(last) = self.findings.last_mut() {
+                last.pending_threshold = pending;
+            }
+        }
+        self.hits = hits;
+        if any {
+            self.after_left = self.opts.after;
+        }
+        any
+    }
+
+    /// An error-level event no rule matched: reported with related KB entries.
+    fn unmatched_event(&mut self, event: &Event<'_>) -> bool {
+        let parsed = parse(event, self.time);
+        let is_error = parsed
+            .level
+            .as_deref()
+            .map(crate::parse::normalize_level)
+            .is_some_and(|l| {
+                matches!(
+                    l.as_str(),
+                    "ERROR" | "FATAL" | "CRIT" | "ALERT" | "EMERG" | "SEVERE"
+                )
+            });
+        if !is_error || !self.in_time_range(&parsed) {
+            return false;
+        }
+        let related = self.related(event, &parsed);
+        let fields = with_context_fields(&Fields::new(), &parsed);
+        self.push_finding(event, parsed, None, fields, related);
+        self.after_left = self.opts.after;
+        true
+    }
+
+    /// Records a finding for `event`, with the events before it when -B asks for them.
+    fn push_finding(
+        &mut self,
+        event: &Event<'_>,
+        parsed: Parsed,
+        rule: Option<usize>,
+        fields: Fields,
+        related: Vec<Hit>,
+    ) {
+        let before = if self.opts.before > 0 {
+            self.ring.iter().cloned().collect()
+        } else {
+            Vec::new()
+        };
+        self.findings.push(Finding {
+            file: self.file.clone(),
+            line: event.line,
+            offset: self.offset + event.offset,
+            kind: event.kind,
+            host: parsed.host.clone().or_else(|| self.host.clone()),
+            parsed,
+            rule,
+            fields,
+            text: event.text.to_string(),
+            truncated: event.truncated,
+            before,
+            after: Vec::new(),
+            related,
+            pending_threshold: None,
+        });
+    }
+
+    /// Related KB entries for an event: its message and the first continuation line (where
+    /// Java puts the exception), variable parts masked; cached per masked text.
+    fn related(&mut self, event: &Event<'_>, parsed: &Parsed) -> Vec<Hit> {
+        let Some(index) = self.index else {
+            return Vec::new();
+        };
+        let second = event.text.lines().nth(1).unwrap_or("");
+        let query = mask_variables(&format!("{} {}", parsed.message, second));
+        if let Some(hits) = self.related_cache.get(&query) {
+            return hits.clone();
+        }
+        let hits = index.search(&query, 3).unwrap_or_default();
+        self.related_cache.insert(query, hits.clone());
+        hits
+    }
+
+    fn in_time_range(&self, p: &Parsed) -> bool {
+        let Some(ts) = p.ts.as_ref().map(|z| z.timestamp()) else {
+            return true;
+        };
+        self.opts.since.is_none_or(|s| ts >= s) && self.opts.until.is_none_or(|u| ts <= u)
+    }
+
+    fn rule_selected(&self, id: &str) -> bool {
+        self.opts.rule_filter.is_empty()
+            || self
+                .opts
+                .rule_filter
+                .iter()
+                .any(|f| match f.strip_suffix('*') {
+                    Some(prefix) => id.starts_with(prefix),
+                    None => id == f,
+                })
+    }
+
+    fn finish(self) -> Vec<Finding> {
+        self.findings
+    }
+}
+
+/// The captured fields, plus the account (`name`) of a mailbox.log context when no capture
+/// already names it.
+fn with_context_fields(fields: &Fields, parsed: &Parsed) -> Fields {
+    let mut out = fields.clone();
+    if let Some(name) = parsed.context_value("name") {
+        if !out.iter().any(|(k, _)| k == "name" || k == "account") {
+            out.push(("name".to_string(), name.to_string()));
+        }
+    }
+    out
+}
