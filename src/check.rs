@@ -155,7 +155,7 @@ fn run_test(
     let event = Event::from_bytes(kind, text.as_bytes(), 1, 0, false);
     let rule = &matcher.rules[index];
     let mut cands = Vec::new();
-    matcher.candidates(event.text.as_bytes(), &mut cands);
+    matcher.candidates(kind, event.text.as_bytes(), &mut cands);
     if !cands.contains(&(index as u32)) {
         return Err("none of its literals occurs (prefilter)");
     }

@@ -29,7 +29,7 @@ pub fn run(g: &Global, text: &str) -> Result<Outcome> {
         let event = Event::from_bytes(kind, &bytes, span.line, span.offset, span.truncated);
         let parsed = parse(&event, &time);
         let mut cands = Vec::new();
-        matcher.candidates(event.text.as_bytes(), &mut cands);
+        matcher.candidates(kind, event.text.as_bytes(), &mut cands);
         let mut hits = Vec::new();
         matcher.confirm(&event, &parsed, &cands, &mut hits);
         let matches: Vec<serde_json::Value> = hits

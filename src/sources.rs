@@ -189,7 +189,7 @@ pub fn open(input: &Input, kind: Option<LogKind>, gentle: bool) -> Result<Opened
     let (magic, raw) = peek(raw, 2).map_err(io_err)?;
     let mut reader: Box<dyn Read + Send> = if magic.starts_with(&[0x1f, 0x8b]) {
         plain_size = None;
-        Box::new(MultiGzDecoder::new(raw))
+        Box::new(OnItsOwnThread::new(MultiGzDecoder::new(raw)))
     } else {
         raw
     };
@@ -248,6 +248,62 @@ fn peek(mut r: Box<dyn Read + Send>, n: usize) -> io::Result<(Vec<u8>, Box<dyn R
     }
     let rest: Box<dyn Read + Send> = Box::new(Cursor::new(head.clone()).chain(r));
     Ok((head, rest))
+}
+
+/// Runs a reader (the gzip decoder) on a thread of its own, so decompression and scanning
+/// use two cores; chunks come over a short bounded channel. Dropping it stops the thread.
+struct OnItsOwnThread {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl OnItsOwnThread {
+    const CHUNK: usize = 256 * 1024;
+
+    fn new(mut inner: impl Read + Send + 'static) -> OnItsOwnThread {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        std::thread::spawn(move || loop {
+            let mut buf = vec![0; Self::CHUNK];
+            let msg = match inner.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Ok(buf)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let stop = msg.is_err();
+            if tx.send(msg).is_err() || stop {
+                break;
+            }
+        });
+        OnItsOwnThread {
+            rx,
+            chunk: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl Read for OnItsOwnThread {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 struct FailingReader(Option<io::Error>);

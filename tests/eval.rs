@@ -40,7 +40,7 @@ fn hits(m: &Matcher, v: &Value) -> Vec<RuleHit> {
     let time = TimeContext::new(jiff::tz::TimeZone::UTC, None, None);
     let parsed = parse(&event, &time);
     let mut cands = Vec::new();
-    m.candidates(event.text.as_bytes(), &mut cands);
+    m.candidates(kind, event.text.as_bytes(), &mut cands);
     let mut out = Vec::new();
     m.confirm(&event, &parsed, &cands, &mut out);
     out

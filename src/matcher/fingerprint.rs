@@ -102,6 +102,41 @@ impl Fingerprints {
         None
     }
 
+    /// Calls `found` with the index (in the order given to [`Fingerprints::new`]) of every
+    /// literal that occurs in `text`, once or more.
+    pub fn each_literal(&self, text: &[u8], mut found: impl FnMut(usize)) {
+        let step = BLOCK - BLOCK % self.stride;
+        let mut start = 0;
+        while start + WINDOW <= text.len() {
+            let end = (start + step + WINDOW - 1).min(text.len());
+            let block = &text[start..end];
+            if self.block_has_hit(block) {
+                for i in (0..=block.len() - WINDOW).step_by(self.stride) {
+                    self.each_literal_at(text, start + i, &mut found);
+                }
+            }
+            start += step;
+        }
+    }
+
+    fn each_literal_at(&self, text: &[u8], at: usize, found: &mut impl FnMut(usize)) {
+        let Some(owners) = self.owners.get(&slot(window(&text[at..]))) else {
+            return;
+        };
+        for &(id, off) in owners {
+            let lit = &self.literals[id];
+            let Some(s) = at.checked_sub(off) else {
+                continue;
+            };
+            if text
+                .get(s..s + lit.len())
+                .is_some_and(|b| b.eq_ignore_ascii_case(lit))
+            {
+                found(id);
+            }
+        }
+    }
+
     /// The start of a literal, at or after `from`, whose fingerprint window is at `at`.
     fn literal_around(&self, bytes: &[u8], at: usize, from: usize) -> Option<usize> {
         let owners = self.owners.get(&slot(window(&bytes[at..])))?;
@@ -151,6 +186,20 @@ mod tests {
             Some(true)
         );
         assert_eq!(f.find(b"abc", 0), None);
+    }
+
+    #[test]
+    fn each_literal_reports_every_literal_present() {
+        let lits: [&[u8]; 3] = [b"no such blob", b"connection refused", b"mailbox="];
+        let f = Fingerprints::new(lits, b"").unwrap();
+        let mut got = Vec::new();
+        f.each_literal(
+            b"Connection refused; No such blob: mailbox=1, mailbox=2",
+            |i| got.push(i),
+        );
+        got.sort();
+        got.dedup();
+        assert_eq!(got, [0, 1, 2]);
     }
 
     #[test]

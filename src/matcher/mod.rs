@@ -80,6 +80,31 @@ fn escape_bytes(b: &[u8]) -> String {
     out
 }
 
+/// Pushes the index of each event of `region` in which `next(bytes, pos)` finds a place, in
+/// order, skipping to the end of an event once it is taken.
+fn events_with(
+    region: &Region<'_>,
+    out: &mut Vec<usize>,
+    next: impl Fn(&[u8], usize) -> Option<usize>,
+) {
+    let bytes = region.bytes;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let Some(start) = next(bytes, pos) else {
+            break;
+        };
+        let idx = region
+            .events
+            .partition_point(|e| e.start <= start)
+            .saturating_sub(1);
+        let Some(ev) = region.events.get(idx) else {
+            break;
+        };
+        out.push(idx);
+        pos = ev.end.max(start + 1);
+    }
+}
+
 /// One rule that matched one event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleHit {
@@ -99,6 +124,9 @@ pub struct Matcher {
     kind_patterns: [Vec<usize>; KINDS],
     /// Per log kind, whether a literal-free rule accepts it (then every event is a candidate).
     kind_every_event: [bool; KINDS],
+    /// Per log kind with literal-free rules: one alternation of those rules' buffer
+    /// prefilters (`None` when one of them has none, and then every event is a candidate).
+    literal_free: [OnceLock<Option<regex::bytes::Regex>>; KINDS],
     /// Regions at least this long use the locator (tests lower it).
     locator_min_region: usize,
     /// For each automaton pattern, the rules that require it.
@@ -134,7 +162,7 @@ impl Matcher {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
                 .build(&patterns)
                 .expect("literal automaton builds")
         });
@@ -151,6 +179,7 @@ impl Matcher {
             rules,
             ac,
             locators: Default::default(),
+            literal_free: Default::default(),
             kind_patterns,
             kind_every_event,
             locator_min_region: LOCATOR_MIN_REGION,
@@ -177,31 +206,48 @@ impl Matcher {
     }
 
     /// Indices of the region's events that may match a rule for `kind` (a superset: every event
-    /// that holds a literal, and some that only seem to).
+    /// that holds a literal, and some that only seem to), in order.
     pub fn candidate_events(&self, kind: LogKind, region: &Region<'_>, out: &mut Vec<usize>) {
         out.clear();
         if self.needs_every_event(kind) {
-            out.extend(0..region.events.len());
-            return;
+            // The buffer prefilter reads bytes; invalid UTF-8 would read differently in an
+            // event's (lossily decoded) text, so such regions get every event.
+            match self.literal_free_locator(kind) {
+                Some(re) if std::str::from_utf8(region.bytes).is_ok() => {
+                    events_with(region, out, |b, pos| re.find_at(b, pos).map(|m| m.start()));
+                }
+                _ => {
+                    out.extend(0..region.events.len());
+                    return;
+                }
+            }
         }
-        let bytes = region.bytes;
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let Some(start) = self.next_literal_start(kind, bytes, pos) else {
-                break;
-            };
-            let idx = region
-                .events
-                .partition_point(|e| e.start <= start)
-                .saturating_sub(1);
-            let Some(ev) = region.events.get(idx) else {
-                break;
-            };
-            // The locator may over-report (a fingerprint hash, a literal prefix); the caller's
-            // `candidates` runs the automaton over the event anyway and drops it then.
-            out.push(idx);
-            pos = ev.end.max(start + 1);
+        let before = out.len();
+        events_with(region, out, |b, pos| self.next_literal_start(kind, b, pos));
+        if before > 0 {
+            out.sort_unstable();
+            out.dedup();
         }
+    }
+
+    fn literal_free_locator(&self, kind: LogKind) -> Option<&regex::bytes::Regex> {
+        self.literal_free[kind_index(kind)]
+            .get_or_init(|| {
+                let parts = self
+                    .always
+                    .iter()
+                    .map(|&i| &self.rules[i as usize])
+                    .filter(|r| r.accepts_kind(kind))
+                    .map(|r| r.node.buffer_prefilter().map(|p| format!("(?:{p})")))
+                    .collect::<Option<Vec<_>>>()?;
+                regex::bytes::RegexBuilder::new(&parts.join("|"))
+                    .multi_line(true)
+                    .size_limit(64 << 20)
+                    .dfa_size_limit(64 << 20)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// Where the next literal may start at or after `pos` (for the fingerprint filter: a
@@ -227,14 +273,23 @@ impl Matcher {
         }
     }
 
-    /// Candidate rules for one event's text: those whose literal occurs in it, and the
-    /// literal-free ones. Sorted and without duplicates.
-    pub fn candidates(&self, text: &[u8], out: &mut Vec<u32>) {
+    /// Candidate rules for one event's text: those of its kind whose literal occurs in it
+    /// (and perhaps some of other kinds), and the literal-free ones. Sorted, no duplicates.
+    pub fn candidates(&self, kind: LogKind, text: &[u8], out: &mut Vec<u32>) {
         out.clear();
-        if let Some(ac) = &self.ac {
-            for m in ac.find_overlapping_iter(text) {
-                out.extend_from_slice(&self.pattern_rules[m.pattern().as_usize()]);
+        let k = kind_index(kind);
+        match (self.locators[k].get(), &self.ac) {
+            // Built for this kind already: faster than the automaton over a long event.
+            (Some(Locator::Fingerprints(f)), _) => f.each_literal(text, |id| {
+                let pattern = self.kind_patterns[k][id];
+                out.extend_from_slice(&self.pattern_rules[pattern]);
+            }),
+            (_, Some(ac)) => {
+                for m in ac.find_overlapping_iter(text) {
+                    out.extend_from_slice(&self.pattern_rules[m.pattern().as_usize()]);
+                }
             }
+            (_, None) => {}
         }
         out.extend_from_slice(&self.always);
         out.sort_unstable();
@@ -361,7 +416,7 @@ mod tests {
                     s.offset,
                     s.truncated,
                 );
-                m.candidates(event.text.as_bytes(), &mut cands);
+                m.candidates(kind, event.text.as_bytes(), &mut cands);
                 let mut hits = Vec::new();
                 m.confirm(&event, &parse(&event, &tc()), &cands, &mut hits);
                 if !hits.is_empty() {

@@ -129,6 +129,28 @@ impl Node {
         }
     }
 
+    /// A regex (named groups dropped) that, searched with `^`/`$` as line anchors over a
+    /// buffer of whole events, matches inside every event the tree matches; `None` when there
+    /// is none (a negation alone, absolute anchors or flags that would change the meaning).
+    pub fn buffer_prefilter(&self) -> Option<String> {
+        match self {
+            Node::Regex(re) => {
+                let p = re.as_str();
+                // Absolute anchors, and a flag group that could switch multi-line off again.
+                let unsafe_in_buffer = [r"\A", r"\z", "(?-"].iter().any(|t| p.contains(t));
+                (!unsafe_in_buffer).then(|| without_group_names(p))
+            }
+            Node::Contains(s) => Some(regex::escape(s)),
+            Node::Any(cs) => cs
+                .iter()
+                .map(|c| c.buffer_prefilter().map(|p| format!("(?:{p})")))
+                .collect::<Option<Vec<_>>>()
+                .map(|ps| ps.join("|")),
+            Node::All(cs) => cs.iter().find_map(Node::buffer_prefilter),
+            Node::Not(_) => None,
+        }
+    }
+
     /// Compile errors of every regex in the tree (for `zkb check`).
     pub fn compile_errors(&self, out: &mut Vec<String>) {
         match self {

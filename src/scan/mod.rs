@@ -137,6 +137,7 @@ pub fn scan_inputs(
                                 .unwrap_or_else(|p| p.into_inner())
                                 .get(&i)
                                 .cloned();
+                            // Always there: it is stored before segment 1 is queued.
                             match plan {
                                 Some(plan) => unit.later_segment(&plan, k),
                                 None => FileReport::default(),
@@ -237,7 +238,6 @@ impl Unit<'_> {
             }
         };
         let plan = self.plan(input, &opened);
-        pool.segments(i, plan.as_ref().map_or(1, |p| p.cuts.len()));
         let meta = Meta {
             name: opened.name.clone(),
             kind: opened.kind,
@@ -246,14 +246,19 @@ impl Unit<'_> {
         };
         match plan {
             Some(plan) => {
-                let (_, len) = plan.range(0);
+                let (n, (_, len)) = (plan.cuts.len(), plan.range(0));
+                // The plan must be in place before its segments can be taken.
                 plans
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(i, Arc::new(plan));
+                pool.segments(i, n);
                 self.scan_reader(&mut report, opened.reader.take(len), &meta, 0);
             }
-            None => self.scan_reader(&mut report, opened.reader, &meta, 0),
+            None => {
+                pool.segments(i, 1);
+                self.scan_reader(&mut report, opened.reader, &meta, 0);
+            }
         }
         report
     }
@@ -495,7 +500,7 @@ impl<'a> FileScanner<'a> {
 
     fn match_event(&mut self, event: &Event<'_>) -> bool {
         self.matcher
-            .candidates(event.text.as_bytes(), &mut self.cands);
+            .candidates(self.kind, event.text.as_bytes(), &mut self.cands);
         if self.cands.is_empty() || !self.matcher.any_for_kind(event, &self.cands) {
             return false;
         }
