@@ -61,7 +61,7 @@ pub fn check(g: &Global) -> Report {
     }
     for rule in matcher.literal_free_rules() {
         report.warnings.push(format!(
-            "{}:{}: rule {}: no literal text to prefilter on; it runs on every event and slows every scan",
+            "{}:{}: rule {}: no literal text of 4 or more bytes to prefilter on; its regex is searched through all the text of its log kinds, which slows every scan",
             rule.source, rule.line, rule.id
         ));
     }

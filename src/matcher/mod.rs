@@ -145,7 +145,9 @@ impl Matcher {
         let mut index = std::collections::HashMap::new();
         for (i, rule) in rules.iter().enumerate() {
             match rule.node.required() {
-                Some(lits) if lits.iter().all(|l| !l.is_empty()) => {
+                // Literals too short for the fingerprint filter would slow the search for
+                // every rule of the kind; such rules go with the literal-free ones instead.
+                Some(lits) if lits.iter().all(|l| l.len() >= fingerprint::WINDOW) => {
                     for lit in lits {
                         let id = *index.entry(lit.clone()).or_insert_with(|| {
                             patterns.push(lit);
