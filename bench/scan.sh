@@ -88,12 +88,14 @@ peak=$( { /usr/bin/time -v "$ZKB" scan -q --format json --data "$work/data" $fil
 printf '2025-03-01 10:00:00,000 INFO  [x] [] soap - one line\n' > "$work/one.log"
 hyperfine -N --output=pipe --warmup 3 --runs 20 --export-json "$work/startup.json" "$ZKB scan -q --data $work/data $work/one.log" >/dev/null
 
-python3 - "$json" "$work/startup.json" "$mb" "$slice_mb" "$f2b" "$peak" "$npat" "$ngrep" "$nf2b" <<'PY' > "$work/table.md"
+one_mb=$(du -m "$work/mailbox.log" | cut -f1)
+python3 - "$json" "$work/startup.json" "$mb" "$slice_mb" "$f2b" "$peak" "$npat" "$ngrep" "$nf2b" "$one_mb" <<'PY' > "$work/table.md"
 import json, sys, subprocess, platform
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 start = json.load(open(sys.argv[2]))["results"][0]
 mb, slice_mb, f2b, peak = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 npat, ngrep, nf2b = sys.argv[7:10]
+one_mb = float(sys.argv[10])
 def t(name): return res[name]["median"]
 rg = [k for k in res if k.startswith("rg ")][0]
 def cpu():
@@ -113,7 +115,7 @@ print()
 print("| command | time | MB/s | vs rg |")
 print("|---|---|---|---|")
 for name, r in res.items():
-    size = slice_mb if "slice" in name else mb
+    size = slice_mb if "slice" in name else one_mb if "1 file" in name else mb
     print(f"| {name} | {r['median']:.2f} s | {size / r['median']:.0f} | {r['median'] / t(rg):.2f}x |")
 zslice = [k for k in res if "slice" in k][0]
 print(f"| fail2ban-regex {nf2b} failregex, {slice_mb:.0f} MB slice | {f2b:.1f} s | {slice_mb / f2b:.1f} | zkb is {f2b / t(zslice):.0f}x faster on the same slice |")

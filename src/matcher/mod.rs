@@ -242,10 +242,11 @@ impl Matcher {
                     .filter(|r| r.accepts_kind(kind))
                     .map(|r| r.node.buffer_prefilter().map(|p| format!("(?:{p})")))
                     .collect::<Option<Vec<_>>>()?;
+                // The lazy DFA's cache is per thread: 8 MiB keeps memory flat with many rules.
                 regex::bytes::RegexBuilder::new(&parts.join("|"))
                     .multi_line(true)
                     .size_limit(64 << 20)
-                    .dfa_size_limit(64 << 20)
+                    .dfa_size_limit(8 << 20)
                     .build()
                     .ok()
             })
