@@ -23,7 +23,7 @@ fn sample(name: &str) -> &'static [u8] {
     static FILES: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
     let files = FILES.get_or_init(|| {
         let dir = DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"));
-        let rules = RuleSet::embedded().rules;
+        let rules = RuleSet::embedded_with_tests().rules;
         zkb::generate::generate(dir.path(), 18, 7, &rules, 10).expect("generate");
         KINDS
             .iter()

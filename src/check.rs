@@ -44,7 +44,7 @@ pub fn run(g: &Global) -> Result<Outcome> {
 
 pub fn check(g: &Global) -> Report {
     let mut report = Report::default();
-    let mut set = rules::load(&g.rules, g.no_default_rules);
+    let mut set = rules::load(&g.rules, g.no_default_rules, rules::Tests::Load);
     report
         .errors
         .extend(set.errors.iter().map(|e| e.to_string()));

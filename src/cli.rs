@@ -220,7 +220,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Kb { command } => kb_command(g, command),
         Command::Search(a) => search(g, a),
         Command::Generate(a) => {
-            let (set, _kb) = load(g);
+            let (set, _kb) = load_with(g, rules::Tests::Load);
             crate::generate::generate(&a.out, a.size, a.seed, &set.rules, a.problems_per_mille)
                 .with_context(|| format!("writing logs into {}", a.out.display()))?;
             Ok(Outcome { code: 0 })
@@ -241,13 +241,19 @@ fn read_text_arg(text: Option<&str>) -> Result<String> {
     }
 }
 
-/// Loads rules and KB, printing load errors (which do not stop the run).
+/// Loads rules (without the shipped rules' tests) and KB, printing load errors (which do not
+/// stop the run).
 pub fn load(g: &Global) -> (RuleSet, Kb) {
+    load_with(g, rules::Tests::Skip)
+}
+
+/// [`load`], choosing whether the shipped rules come with their tests.
+pub fn load_with(g: &Global, tests: rules::Tests) -> (RuleSet, Kb) {
     let mut rule_dirs = g.rules.clone();
     if let Some(dir) = user_dir("rules") {
         rule_dirs.push(dir);
     }
-    let mut set = rules::load(&rule_dirs, g.no_default_rules);
+    let mut set = rules::load(&rule_dirs, g.no_default_rules, tests);
     for e in &set.errors {
         eprintln!("zkb: {e}");
     }

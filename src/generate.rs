@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_bytes_with_problems_from_rule_tests() {
-        let mut set = crate::rules::RuleSet::embedded();
+        let mut set = crate::rules::RuleSet::embedded_with_tests();
         set.dedup();
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         generate(a.path(), 1, 7, &set.rules, 10).unwrap();

@@ -17,7 +17,12 @@ pub fn of_regex(pattern: &str) -> Required {
         .build()
         .parse(pattern)
         .ok()?;
-    required(&hir)
+    of_hir(&hir)
+}
+
+/// The required literals of a parsed regex.
+pub fn of_hir(hir: &Hir) -> Required {
+    required(hir)
 }
 
 /// The literal of a `contains` match.

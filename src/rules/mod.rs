@@ -22,17 +22,20 @@ use crate::parse::{normalize_level, Parsed};
 #[derive(Clone, Debug)]
 pub struct LazyRegex {
     pattern: String,
+    /// Its required literals, taken from the syntax tree parsed for the check.
+    required: literals::Required,
     compiled: std::sync::OnceLock<Option<Regex>>,
 }
 
 impl LazyRegex {
     fn new(pattern: &str) -> std::result::Result<LazyRegex, String> {
-        regex_syntax::ParserBuilder::new()
+        let hir = regex_syntax::ParserBuilder::new()
             .build()
             .parse(pattern)
             .map_err(|e| format!("bad regex {pattern:?}: {e}"))?;
         Ok(LazyRegex {
             pattern: pattern.to_string(),
+            required: literals::of_hir(&hir),
             compiled: std::sync::OnceLock::new(),
         })
     }
@@ -117,7 +120,7 @@ impl Node {
     /// The literals one of which every match contains (see [`literals`]).
     pub fn required(&self) -> literals::Required {
         match self {
-            Node::Regex(re) => literals::of_regex(re.as_str()),
+            Node::Regex(re) => re.required.clone(),
             Node::Contains(s) => literals::of_literal(s),
             Node::Any(children) => literals::union(children.iter().map(Node::required)),
             Node::All(children) => children
@@ -420,10 +423,21 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
-    /// The shipped rules embedded in the binary.
+    /// The shipped rules embedded in the binary, without their tests (a scan does not read
+    /// them, and they are most of the YAML to parse).
     pub fn embedded() -> RuleSet {
+        Self::from_texts(crate::embedded::RULES_LEAN)
+    }
+
+    /// The shipped rules with their match and no-match tests (for `zkb check` and the
+    /// generator, which draws problem events from them).
+    pub fn embedded_with_tests() -> RuleSet {
+        Self::from_texts(crate::embedded::RULES)
+    }
+
+    fn from_texts(files: &[(&str, &str)]) -> RuleSet {
         let mut set = RuleSet::default();
-        for (path, text) in crate::embedded::RULES {
+        for (path, text) in files {
             set.add_text(path, text);
         }
         set
@@ -485,12 +499,22 @@ impl RuleSet {
     }
 }
 
-/// Loads the rule set for a run: embedded unless `no_default`, then each extra directory.
-pub fn load(extra: &[std::path::PathBuf], no_default: bool) -> RuleSet {
-    let mut set = if no_default {
-        RuleSet::default()
-    } else {
-        RuleSet::embedded()
+/// Whether the shipped rules are loaded with their tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tests {
+    /// Only for matching: faster to load.
+    Skip,
+    /// With the `tests:` blocks (checking, generating logs).
+    Load,
+}
+
+/// Loads the rule set for a run: embedded unless `no_default`, then each extra directory (whose
+/// files are always read whole).
+pub fn load(extra: &[std::path::PathBuf], no_default: bool, tests: Tests) -> RuleSet {
+    let mut set = match (no_default, tests) {
+        (true, _) => RuleSet::default(),
+        (false, Tests::Skip) => RuleSet::embedded(),
+        (false, Tests::Load) => RuleSet::embedded_with_tests(),
     };
     for dir in extra {
         set.add_dir(dir);
@@ -510,5 +534,20 @@ mod tests {
         );
         assert_eq!(without_group_names(r"\(?P<x>[(?P<]"), r"\(?P<x>[(?P<]");
         assert_eq!(without_group_names(r"[]](?P<z>q)"), r"[]](?:q)");
+    }
+
+    #[test]
+    fn lean_rules_are_the_full_rules_without_tests() {
+        let full = RuleSet::embedded_with_tests();
+        let lean = RuleSet::embedded();
+        assert!(full.errors.is_empty() && lean.errors.is_empty());
+        assert_eq!(full.rules.len(), lean.rules.len());
+        let tests: usize = full.rules.iter().map(|r| r.tests.matches.len()).sum();
+        assert!(tests > full.rules.len(), "the full rules carry their tests");
+        for (mut f, l) in full.rules.into_iter().zip(lean.rules) {
+            assert!(l.tests.matches.is_empty() && l.tests.no_match.is_empty());
+            f.tests = TestsSpec::default();
+            assert_eq!(format!("{f:?}"), format!("{l:?}"), "rule {}", f.id);
+        }
     }
 }
