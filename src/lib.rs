@@ -23,6 +23,7 @@ pub mod search;
 pub mod sources;
 pub mod state;
 pub mod version;
+pub mod watch;
 
 /// The shipped rules and KB, embedded at build time (see `build.rs`).
 pub mod embedded {

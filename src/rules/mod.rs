@@ -381,6 +381,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num.parse().ok()?;
     let secs = match unit.trim() {
+        "ms" => return Some(Duration::from_millis(n)),
         "" | "s" | "sec" => n,
         "m" | "min" => n * 60,
         "h" => n * 3600,

@@ -329,7 +329,7 @@ impl Unit<'_> {
         let (matcher, opts) = (self.matcher, self.opts);
         let time = TimeContext::new(opts.tz.clone(), opts.year, meta.mtime);
         let full = opts.before > 0 || opts.after > 0 || opts.unmatched;
-        let mut scanner = FileScanner::new(matcher, opts, &time, meta, offset, full);
+        let mut scanner = FileScanner::new(matcher, opts, time, meta, offset, full);
         scanner.index = self.index;
         let mut framer = Framer::with_chunk(reader, meta.kind, opts.chunk);
         let mut candidate_events = Vec::new();
@@ -359,6 +359,61 @@ impl Unit<'_> {
         }
         report.events = scanner.events;
         report.findings = scanner.finish();
+    }
+}
+
+/// Matches the events of a followed file one at a time (`zkb watch`): the same rules, filters
+/// and thresholds as a scan, with thresholds counted across the life of the stream.
+pub struct EventMatcher<'a> {
+    scanner: FileScanner<'a>,
+}
+
+impl<'a> EventMatcher<'a> {
+    pub fn new(
+        matcher: &'a Matcher,
+        opts: &'a ScanOptions,
+        name: String,
+        kind: LogKind,
+        host: Option<String>,
+    ) -> Self {
+        let time = TimeContext::new(opts.tz.clone(), opts.year, None);
+        let meta = Meta {
+            name,
+            kind,
+            host,
+            mtime: None,
+        };
+        EventMatcher {
+            scanner: FileScanner::new(matcher, opts, time, &meta, 0, true),
+        }
+    }
+
+    /// Matches one whole event (`text` without its last newline) that starts at `offset` on
+    /// line `line`; the findings go to `out`.
+    pub fn event(
+        &mut self,
+        text: &[u8],
+        line: u64,
+        offset: u64,
+        truncated: bool,
+        out: &mut Vec<Finding>,
+    ) {
+        let span = EventSpan {
+            start: 0,
+            text_end: text.len(),
+            end: text.len(),
+            line,
+            offset,
+            truncated,
+        };
+        self.scanner.events += 1;
+        self.scanner.event(text, &span, false);
+        out.append(&mut self.scanner.findings);
+    }
+
+    /// Events seen so far.
+    pub fn events(&self) -> u64 {
+        self.scanner.events
     }
 }
 
@@ -421,7 +476,7 @@ impl Thresholds {
 struct FileScanner<'a> {
     matcher: &'a Matcher,
     opts: &'a ScanOptions,
-    time: &'a TimeContext,
+    time: TimeContext,
     kind: LogKind,
     file: String,
     host: Option<String>,
@@ -444,7 +499,7 @@ impl<'a> FileScanner<'a> {
     fn new(
         matcher: &'a Matcher,
         opts: &'a ScanOptions,
-        time: &'a TimeContext,
+        time: TimeContext,
         meta: &Meta,
         offset: u64,
         inline_thresholds: bool,
@@ -504,7 +559,7 @@ impl<'a> FileScanner<'a> {
         if self.cands.is_empty() || !self.matcher.any_for_kind(event, &self.cands) {
             return false;
         }
-        let parsed = parse(event, self.time);
+        let parsed = parse(event, &self.time);
         if !self.in_time_range(&parsed) {
             return false;
         }
@@ -547,7 +602,7 @@ impl<'a> FileScanner<'a> {
 
     /// An error-level event no rule matched: reported with related KB entries.
     fn unmatched_event(&mut self, event: &Event<'_>) -> bool {
-        let parsed = parse(event, self.time);
+        let parsed = parse(event, &self.time);
         let is_error = parsed
             .level
             .as_deref()

@@ -20,6 +20,8 @@ use crate::search::KbIndex;
 use crate::state;
 use crate::{check, explain, sources};
 
+mod watch;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "zkb",
@@ -80,6 +82,9 @@ pub struct Global {
 pub enum Command {
     /// Read files, directories (recursively), .gz rotations or stdin once and report problems.
     Scan(ScanArgs),
+    /// Follow logs live through rotations and restarts, and show each known problem with its fix
+    /// as it is written.
+    Watch(watch::WatchArgs),
     /// Show how one event parses, which rules match it and why, and which KB entries apply.
     Explain(ExplainArgs),
     /// List or inspect the loaded rules.
@@ -212,6 +217,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let g = &cli.global;
     match &cli.command {
         Command::Scan(a) => run_scan(g, a),
+        Command::Watch(a) => watch::run(g, a),
         Command::Explain(a) => explain::run(g, &read_text_arg(a.text.as_deref())?),
         Command::Rules {
             command: RulesCommand::List,

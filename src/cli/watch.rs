@@ -1,0 +1,141 @@
+//! `zkb watch`: the command line over [`crate::watch`].
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::Args;
+
+use super::{load, parse_severity, style, time_zone, Global, Outcome};
+use crate::matcher::Matcher;
+use crate::output::{escape, Printer};
+use crate::rules::{parse_duration, Severity};
+use crate::scan::ScanOptions;
+use crate::state;
+use crate::watch::follow::FollowOptions;
+use crate::watch::{self, Message, WatchOptions, STANDARD_LOGS};
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  zkb watch                                  the standard Zimbra logs of this host
+  zkb watch /opt/zimbra/log/mailbox.log      one file
+  zkb watch '/srv/rsyslog/*/zimbra.log'      a glob (quoted), new matches are picked up
+  zkb watch --format json | jq .rule         one JSON object per finding, flushed per line
+
+Rotations (rename, copytruncate, delete and recreate) are followed; a restart resumes from the
+checkpoints in the data dir, so nothing is missed while zkb is stopped.")]
+pub struct WatchArgs {
+    /// Files or globs to follow. Default: the standard Zimbra log set (mailbox.log, audit.log,
+    /// sync.log, zmmailboxd.out, nginx.log, clamd.log, freshclam.log, mysql_error.log,
+    /// mysqld.log, sqlMigration.log, /var/log/zimbra.log, /tmp/install.log.*,
+    /// /tmp/zmsetup.*.log).
+    pub paths: Vec<String>,
+    /// Read files that have no checkpoint yet from their start.
+    #[arg(long, conflicts_with = "from_end")]
+    pub from_start: bool,
+    /// Read files that have no checkpoint yet from their end (the default).
+    #[arg(long)]
+    pub from_end: bool,
+    /// Poll for changes at this interval (e.g. 500ms, 2s) instead of using inotify; for
+    /// network filesystems. Used on its own when inotify cannot be set up.
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub poll: Option<Duration>,
+    /// Hand out the last event of a file after it has been quiet this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    pub flush_ms: u64,
+    /// Only findings at or above this severity (info, low, medium, high, critical).
+    #[arg(long, value_parser = parse_severity, default_value = "info")]
+    pub min_severity: Severity,
+    /// Only these rules (an id, or a prefix ending in `*`; repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub rule: Vec<String>,
+    /// Run at normal CPU and I/O priority (by default watch runs at idle priority, so it never
+    /// takes time from mailboxd).
+    #[arg(long)]
+    pub normal_priority: bool,
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    match parse_duration(s) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("{s:?} is not an interval (use 500ms, 2s, 1m)")),
+    }
+}
+
+pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
+    if !a.normal_priority {
+        for problem in crate::priority::lower() {
+            if g.verbose {
+                eprintln!("zkb: idle priority: could not set {problem}");
+            }
+        }
+    }
+    let (set, kb) = load(g);
+    let scan_opts = ScanOptions {
+        kind: g.kind,
+        tz: time_zone(g)?,
+        year: g.year,
+        min_severity: a.min_severity,
+        rule_filter: a.rule.clone(),
+        ..ScanOptions::default()
+    };
+    let matcher = Matcher::new(set.rules);
+    let targets = if a.paths.is_empty() {
+        STANDARD_LOGS.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.paths.clone()
+    };
+    if targets.iter().any(|t| t == "-") {
+        bail!("watch follows files; to read stdin once, use `zkb scan -`");
+    }
+    let opts = WatchOptions {
+        targets,
+        follow: FollowOptions {
+            from_start: a.from_start,
+            flush_after: Duration::from_millis(a.flush_ms),
+            kind: g.kind,
+            ..FollowOptions::default()
+        },
+        poll: a.poll,
+        data_dir: state::data_dir(g.data.as_deref()),
+    };
+    let versions = HashMap::new();
+    let printer = Printer {
+        format: g.format,
+        style: style(g),
+        verbose: g.verbose,
+        kb: &kb,
+        matcher: &matcher,
+        versions: &versions,
+    };
+    let stop = watch::stop_on_signals();
+    let stdout = io::stdout();
+    let mut sink = |findings: &[crate::scan::Finding]| -> io::Result<()> {
+        let mut out = stdout.lock();
+        for f in findings {
+            printer.finding(&mut out, f)?;
+            out.flush()?;
+        }
+        Ok(())
+    };
+    let (quiet, verbose) = (g.quiet, g.verbose);
+    let mut say = |m: Message| match m {
+        Message::Note(n) if verbose => eprintln!("zkb: {}", escape(&n, false)),
+        Message::Warning(w) if !quiet => eprintln!("zkb: {}", escape(&w, false)),
+        _ => {}
+    };
+    if !quiet {
+        eprintln!(
+            "zkb: watching {} path(s) with {} rules; Ctrl-C to stop",
+            opts.targets.len(),
+            matcher.rules.len()
+        );
+    }
+    match watch::run(&opts, &matcher, &scan_opts, stop, &mut sink, &mut say) {
+        Ok(()) => Ok(Outcome { code: 0 }),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Outcome { code: 0 }),
+        Err(e) => Err(anyhow::Error::new(e).context("writing output")),
+    }
+}

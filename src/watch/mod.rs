@@ -1,0 +1,264 @@
+//! Watch: follows logs live ([`follow`]), frames what is appended ([`assemble`]), matches each
+//! event as it completes, hands the findings to a sink, and checkpoints every file
+//! ([`checkpoint`]) so a restart resumes where the last run stopped. Wakes on notify (inotify)
+//! events for the directories of the targets, or polls when notify cannot be set up or
+//! `--poll` asks for it.
+
+pub mod assemble;
+pub mod checkpoint;
+pub mod follow;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::matcher::Matcher;
+use crate::scan::{EventMatcher, Finding, ScanOptions};
+use follow::{FollowOptions, Follower, Stream};
+
+/// The standard Zimbra log set of a host: what `zkb watch` follows when given no paths. Named
+/// one by one (no broad glob), and without the noisy `myslow.log` and `nginx.access.log`.
+pub const STANDARD_LOGS: &[&str] = &[
+    "/opt/zimbra/log/mailbox.log",
+    "/opt/zimbra/log/audit.log",
+    "/opt/zimbra/log/sync.log",
+    "/opt/zimbra/log/zmmailboxd.out",
+    "/opt/zimbra/log/nginx.log",
+    "/opt/zimbra/log/clamd.log",
+    "/opt/zimbra/log/freshclam.log",
+    "/opt/zimbra/log/mysql_error.log",
+    "/opt/zimbra/log/mysqld.log",
+    "/opt/zimbra/log/sqlMigration.log",
+    "/var/log/zimbra.log",
+    "/tmp/install.log.*",
+    "/tmp/zmsetup.*.log",
+];
+
+/// How to watch.
+#[derive(Clone, Debug)]
+pub struct WatchOptions {
+    pub targets: Vec<String>,
+    pub follow: FollowOptions,
+    /// Poll at this interval instead of waiting for notify events.
+    pub poll: Option<Duration>,
+    /// Where checkpoints are kept (none: every run starts afresh).
+    pub data_dir: Option<PathBuf>,
+}
+
+/// What the watcher tells its caller besides findings.
+#[derive(Debug)]
+pub enum Message {
+    /// Something worth knowing (rotations, files opened); shown with -v.
+    Note(String),
+    /// Shown always.
+    Warning(String),
+}
+
+/// Longest sleep between rounds, so a stop request is seen promptly.
+const MAX_WAIT: Duration = Duration::from_millis(250);
+/// Checkpoints are written at most this often (and when stopping).
+const SAVE_EVERY: Duration = Duration::from_millis(100);
+
+/// What wakes the loop.
+enum Wake {
+    Notify {
+        _watcher: notify::RecommendedWatcher,
+        rx: mpsc::Receiver<()>,
+    },
+    Poll(Duration),
+}
+
+impl Wake {
+    fn new(follower: &Follower, poll: Option<Duration>, say: &mut dyn FnMut(Message)) -> Wake {
+        if let Some(every) = poll {
+            return Wake::Poll(every);
+        }
+        match Self::notify(follower) {
+            Ok(w) => w,
+            Err(e) => {
+                say(Message::Warning(format!(
+                    "cannot watch for changes ({e}); polling every 250 ms instead"
+                )));
+                Wake::Poll(Duration::from_millis(250))
+            }
+        }
+    }
+
+    fn notify(follower: &Follower) -> notify::Result<Wake> {
+        use notify::{EventKind, RecursiveMode, Watcher};
+        let (tx, rx) = mpsc::channel();
+        let prefixes = follower.name_prefixes();
+        let mut watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                let Ok(event) = res else {
+                    let _ = tx.send(());
+                    return;
+                };
+                // Writes to other files of a shared directory (nginx.access.log…) do not wake us;
+                // creations, renames and deletions always do.
+                let structural = !matches!(event.kind, EventKind::Modify(_) | EventKind::Access(_))
+                    || matches!(
+                        event.kind,
+                        EventKind::Modify(notify::event::ModifyKind::Name(_))
+                    );
+                let ours = event.paths.iter().any(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| prefixes.iter().any(|pre| n.starts_with(pre.as_str())))
+                });
+                if structural || ours {
+                    let _ = tx.send(());
+                }
+            })?;
+        let mut watched = 0;
+        for dir in follower.directories() {
+            if dir.is_dir() {
+                watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+                watched += 1;
+            }
+        }
+        if watched == 0 && !follower.directories().is_empty() {
+            return Err(notify::Error::generic("none of the directories exists yet"));
+        }
+        Ok(Wake::Notify {
+            _watcher: watcher,
+            rx,
+        })
+    }
+
+    /// Waits for a change, at most until `deadline` (a flush or checkpoint due); a poll waits
+    /// its interval. Returns early when `stop` is set.
+    fn wait(&self, deadline: Option<Instant>, stop: &AtomicBool) {
+        let now = Instant::now();
+        match self {
+            Wake::Notify { rx, .. } => {
+                let until = deadline.map_or(MAX_WAIT, |d| d.saturating_duration_since(now));
+                if rx.recv_timeout(until.min(MAX_WAIT)).is_ok() {
+                    while rx.try_recv().is_ok() {}
+                }
+            }
+            Wake::Poll(every) => {
+                let end = deadline.map_or(now + *every, |d| d.min(now + *every));
+                while !stop.load(Ordering::Relaxed) {
+                    let left = end.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    std::thread::sleep(left.min(MAX_WAIT));
+                }
+            }
+        }
+    }
+}
+
+/// Follows the targets until `stop` is set, giving each round's findings to `sink` (which
+/// prints them; an error from it, such as a closed pipe, ends the watch) and messages to `say`.
+pub fn run(
+    opts: &WatchOptions,
+    matcher: &Matcher,
+    scan_opts: &ScanOptions,
+    stop: &AtomicBool,
+    sink: &mut dyn FnMut(&[Finding]) -> std::io::Result<()>,
+    say: &mut dyn FnMut(Message),
+) -> std::io::Result<()> {
+    let store = checkpoint::Store::new(opts.data_dir.as_deref());
+    let saved = store.load().unwrap_or_else(|e| {
+        say(Message::Warning(format!(
+            "checkpoints unreadable ({e}); files without one start from their end"
+        )));
+        Vec::new()
+    });
+    let mut follower = Follower::new(opts.targets.clone(), opts.follow.clone(), saved);
+    for t in follower.absent() {
+        say(Message::Warning(format!(
+            "{t}: not there (yet); zkb follows it when it appears"
+        )));
+    }
+    let wake = Wake::new(&follower, opts.poll, say);
+    let mut matchers: HashMap<u64, EventMatcher> = HashMap::new();
+    let mut findings = Vec::new();
+    let mut last_save: Option<Instant> = None;
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        let now = Instant::now();
+        let mut round = follower.round(now);
+        if stopping {
+            round.events.extend(follower.flush_all());
+        }
+        for n in round.notes.drain(..) {
+            say(Message::Note(n));
+        }
+        for e in round.errors.drain(..) {
+            say(Message::Warning(e));
+        }
+        findings.clear();
+        for (stream, event) in &round.events {
+            matcher_for(&mut matchers, matcher, scan_opts, stream).event(
+                &event.text,
+                event.line,
+                event.offset,
+                event.truncated,
+                &mut findings,
+            );
+        }
+        for id in &round.closed {
+            matchers.remove(id);
+        }
+        if !findings.is_empty() {
+            sink(&findings)?;
+        }
+        let due = last_save.is_none_or(|t| now.duration_since(t) >= SAVE_EVERY);
+        if follower.changed() && (due || stopping) {
+            if let Err(e) = store.save(&follower.checkpoints()) {
+                say(Message::Warning(format!("cannot write checkpoints: {e}")));
+            }
+            last_save = Some(now);
+        }
+        if stopping {
+            return Ok(());
+        }
+        let mut deadline = follower.next_deadline();
+        if follower.changed() {
+            let save_at = last_save.map_or(now, |t| t + SAVE_EVERY);
+            deadline = Some(deadline.map_or(save_at, |d| d.min(save_at)));
+        }
+        wake.wait(deadline, stop);
+    }
+}
+
+fn matcher_for<'m, 'a>(
+    matchers: &'m mut HashMap<u64, EventMatcher<'a>>,
+    matcher: &'a Matcher,
+    scan_opts: &'a ScanOptions,
+    stream: &Stream,
+) -> &'m mut EventMatcher<'a> {
+    matchers.entry(stream.id).or_insert_with(|| {
+        EventMatcher::new(
+            matcher,
+            scan_opts,
+            stream.name.to_string(),
+            stream.kind,
+            stream.host.clone(),
+        )
+    })
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// A flag set by SIGINT and SIGTERM, so the watch can write its checkpoints and print the
+/// last open event before it exits.
+pub fn stop_on_signals() -> &'static AtomicBool {
+    let handler: extern "C" fn(libc::c_int) = on_signal;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+    }
+    &STOP
+}

@@ -1,0 +1,397 @@
+//! `zkb watch` end to end: each rotation mode, late writes after a rename, kill -9 and restart,
+//! rotation while stopped (renamed and compressed), ten files at once, files that appear later,
+//! deletion, unreadable paths, the polling fallback and the flush of a last event.
+//!
+//! Deterministic: every wait is for something zkb prints (a JSON finding on stdout, a `-v`
+//! note on stderr), with a timeout; no sleep guesses that zkb has caught up.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A mailbox.log event that the shipped rule for missing blobs matches, with an id in it.
+fn blob(id: u32) -> String {
+    format!(
+        "2026-03-01 02:14:07,511 WARN  [qtp1-1:https://10.0.0.1:443/service/soap/GetMsgRequest] [name=u{id}@example.com;mid=5;] mailbox - Unable to get blob for item {id}\n\
+         com.zimbra.cs.mailbox.MailServiceException: missing blob for id: {id}, change: 1\n"
+    )
+}
+
+const ORDINARY: &str = "2026-03-01 02:14:08,000 INFO  [ImapServer-1] [name=a@example.com;protocol=imap;] imap - SELECT elapsed=3\n";
+
+/// A running `zkb watch -v --format json`, its findings and notes read on two threads.
+struct Watch {
+    child: Child,
+    out: Receiver<String>,
+    err: Receiver<String>,
+    /// Blob ids seen, with how often.
+    seen: HashMap<u32, usize>,
+    notes: Vec<String>,
+}
+
+impl Watch {
+    fn start(data: &Path, args: &[&str]) -> Watch {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zkb"))
+            .args([
+                "watch",
+                "-v",
+                "--format",
+                "json",
+                "--normal-priority",
+                "--data",
+            ])
+            .arg(data)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("TZ", "UTC")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("zkb starts");
+        let out = lines(child.stdout.take().unwrap());
+        let err = lines(child.stderr.take().unwrap());
+        Watch {
+            child,
+            out,
+            err,
+            seen: HashMap::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Waits until a note containing `what` is printed on stderr.
+    fn note(&mut self, what: &str) {
+        if self.notes.iter().any(|n| n.contains(what)) {
+            return;
+        }
+        let end = Instant::now() + WAIT;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.err.recv_timeout(left) {
+                Ok(line) => {
+                    let hit = line.contains(what);
+                    self.notes.push(line);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no note {what:?} in {:#?}", self.notes);
+    }
+
+    /// Waits until every id in `ids` has been reported.
+    fn expect(&mut self, ids: impl IntoIterator<Item = u32>) {
+        let ids: Vec<u32> = ids.into_iter().collect();
+        let end = Instant::now() + WAIT;
+        while ids.iter().any(|i| !self.seen.contains_key(i)) {
+            let Some(left) = end.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            let Ok(line) = self.out.recv_timeout(left) else {
+                break;
+            };
+            self.record(&line);
+        }
+        let missing: Vec<_> = ids.iter().filter(|i| !self.seen.contains_key(i)).collect();
+        assert!(
+            missing.is_empty(),
+            "never reported: {missing:?}; notes: {:#?}",
+            self.notes_now()
+        );
+    }
+
+    fn record(&mut self, line: &str) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let text = v["text"].as_str().unwrap_or("");
+        if let Some(rest) = text.split("missing blob for id: ").nth(1) {
+            let id: u32 = rest.split(',').next().unwrap().parse().unwrap();
+            *self.seen.entry(id).or_default() += 1;
+        }
+    }
+
+    fn notes_now(&mut self) -> Vec<String> {
+        while let Ok(l) = self.err.try_recv() {
+            self.notes.push(l);
+        }
+        self.notes.clone()
+    }
+
+    /// Stops zkb with SIGTERM and reads what it printed on the way out.
+    fn stop(mut self) -> HashMap<u32, usize> {
+        signal(&self.child, libc_sigterm());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "zkb exits cleanly on SIGTERM: {status}");
+        while let Ok(l) = self.out.recv_timeout(Duration::from_secs(5)) {
+            self.record(&l);
+        }
+        self.seen
+    }
+
+    fn kill(mut self) -> HashMap<u32, usize> {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        while let Ok(l) = self.out.try_recv() {
+            self.record(&l);
+        }
+        self.seen
+    }
+}
+
+fn libc_sigterm() -> i32 {
+    15
+}
+
+fn signal(child: &Child, sig: i32) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+fn lines(r: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn events(ids: std::ops::Range<u32>) -> String {
+    ids.map(|i| blob(i) + ORDINARY).collect()
+}
+
+struct Dirs {
+    _tmp: tempfile::TempDir,
+    log: PathBuf,
+    data: PathBuf,
+}
+
+fn dirs() -> Dirs {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    let data = tmp.path().join("data");
+    fs::create_dir_all(&log).unwrap();
+    Dirs {
+        log,
+        data,
+        _tmp: tmp,
+    }
+}
+
+/// zkb watching an empty `mailbox.log` in `d`, once it has opened it.
+fn watching(d: &Dirs, options: &[&str]) -> (PathBuf, Watch) {
+    let path = d.log.join("mailbox.log");
+    File::create(&path).unwrap();
+    let mut args = options.to_vec();
+    args.push(arg(&path));
+    let mut w = Watch::start(&d.data, &args);
+    w.note("following");
+    (path, w)
+}
+
+fn arg(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn rename_rotation_drains_late_writes_and_follows_the_new_file() {
+    let d = dirs();
+    let (path, mut w) = watching(&d, &[]);
+    let mut writer = OpenOptions::new().append(true).open(&path).unwrap();
+    writer.write_all(events(0..5).as_bytes()).unwrap();
+    w.expect(0..5);
+    fs::rename(&path, d.log.join("mailbox.log.1")).unwrap();
+    // The writer still holds the old file: these land in mailbox.log.1.
+    writer.write_all(events(5..8).as_bytes()).unwrap();
+    File::create(&path).unwrap();
+    w.note("following from its start");
+    append(&path, &events(8..12));
+    w.expect(0..12);
+    writer.write_all(events(12..14).as_bytes()).unwrap();
+    w.expect(12..14);
+    let seen = w.stop();
+    assert!(seen.values().all(|&n| n == 1), "no duplicates: {seen:?}");
+}
+
+#[test]
+fn copytruncate_restarts_at_zero() {
+    let d = dirs();
+    let (path, mut w) = watching(&d, &[]);
+    let mut writer = OpenOptions::new().append(true).open(&path).unwrap();
+    writer.write_all(events(0..20).as_bytes()).unwrap();
+    w.expect(0..20);
+    fs::copy(&path, d.log.join("mailbox.log.1")).unwrap();
+    File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    // Fewer bytes than before, and then more than before: both are seen as new.
+    writer.write_all(events(20..21).as_bytes()).unwrap();
+    w.expect([20]);
+    writer.write_all(events(21..60).as_bytes()).unwrap();
+    w.expect(21..60);
+    assert!(w.notes_now().iter().any(|n| n.contains("truncated")));
+    let seen = w.stop();
+    assert!(seen.values().all(|&n| n == 1), "no duplicates: {seen:?}");
+}
+
+#[test]
+fn delete_and_recreate_and_a_file_that_appears_later() {
+    let d = dirs();
+    let path = d.log.join("mailbox.log");
+    let later = d.log.join("audit.log");
+    append(&path, &events(0..2));
+    // Read from the start: the file has no checkpoint yet.
+    let mut w = Watch::start(&d.data, &["--from-start", arg(&path), arg(&later)]);
+    w.expect(0..2);
+    w.note("audit.log: not there");
+    fs::remove_file(&path).unwrap();
+    w.note("deleted");
+    append(&path, &events(2..4));
+    w.expect(2..4);
+    append(&later, &events(4..6));
+    w.expect(4..6);
+    let seen = w.stop();
+    assert!(seen.values().all(|&n| n == 1), "no duplicates: {seen:?}");
+}
+
+#[test]
+fn kill_9_and_restart_loses_nothing() {
+    let d = dirs();
+    let (path, mut w) = watching(&d, &[]);
+    append(&path, &events(0..30));
+    w.expect(0..30);
+    // The checkpoint is written within 100 ms of the last change; wait for it on disk.
+    let cp = d.data.join("watch/checkpoints.json");
+    let size = fs::metadata(&path).unwrap().len();
+    wait_until(|| fs::read_to_string(&cp).is_ok_and(|t| t.contains(&format!("\"offset\":{size}"))));
+    let first = w.kill();
+    append(&path, &events(30..50));
+    let mut w = Watch::start(&d.data, &[arg(&path)]);
+    w.note("from its checkpoint");
+    append(&path, &events(50..55));
+    w.expect(30..55);
+    let second = w.stop();
+    for i in 0..55 {
+        let n = first.get(&i).unwrap_or(&0) + second.get(&i).unwrap_or(&0);
+        assert_eq!(n, 1, "event {i} seen {n} times");
+    }
+}
+
+#[test]
+fn rotation_while_stopped_is_found_renamed_and_compressed() {
+    let d = dirs();
+    let (path, mut w) = watching(&d, &[]);
+    append(&path, &events(0..5));
+    w.expect(0..5);
+    w.stop();
+    // While zkb is stopped: more lines, the nightly rotation and compression, a new file.
+    append(&path, &events(5..9));
+    let rotated = d.log.join("mailbox.log.2026-03-01");
+    fs::rename(&path, &rotated).unwrap();
+    let gz = Command::new("gzip").arg(&rotated).status().unwrap();
+    assert!(gz.success());
+    append(&path, &events(9..12));
+    let mut w = Watch::start(&d.data, &[arg(&path)]);
+    w.expect(5..12);
+    assert!(w.notes_now().iter().any(|n| n.contains("compressed")));
+    let seen = w.stop();
+    assert!(
+        !seen.contains_key(&0),
+        "events read before the stop are not read again"
+    );
+}
+
+#[test]
+fn ten_files_at_once_through_a_glob() {
+    let d = dirs();
+    for n in 0..10 {
+        File::create(d.log.join(format!("mailbox{n}.log"))).unwrap();
+    }
+    let glob = d.log.join("mailbox*.log");
+    let mut w = Watch::start(&d.data, &["--kind", "mailbox", arg(&glob)]);
+    for n in 0..10 {
+        w.note(&format!("mailbox{n}.log: following"));
+    }
+    for n in 0..10u32 {
+        append(
+            &d.log.join(format!("mailbox{n}.log")),
+            &events(n * 10..n * 10 + 10),
+        );
+    }
+    w.expect(0..100);
+    w.stop();
+}
+
+#[test]
+fn unreadable_paths_are_reported_and_the_rest_goes_on() {
+    let d = dirs();
+    let path = d.log.join("mailbox.log");
+    File::create(&path).unwrap();
+    let not_a_dir = d.log.join("mailbox.log/inner.log");
+    let mut w = Watch::start(&d.data, &[arg(&not_a_dir), arg(&path)]);
+    w.note("cannot read");
+    append(&path, &events(0..3));
+    w.expect(0..3);
+    w.stop();
+}
+
+#[test]
+fn polling_fallback_follows_a_rotation() {
+    let d = dirs();
+    let (path, mut w) = watching(&d, &["--poll", "100ms"]);
+    append(&path, &events(0..3));
+    w.expect(0..3);
+    fs::rename(&path, d.log.join("mailbox.log.1")).unwrap();
+    append(&path, &events(3..6));
+    w.expect(3..6);
+    w.stop();
+}
+
+#[test]
+fn the_last_event_before_the_log_goes_quiet_is_flushed() {
+    let d = dirs();
+    let (path, mut w) = watching(&d, &[]);
+    let start = Instant::now();
+    append(&path, &blob(7));
+    w.expect([7]);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "flushed after {:?}",
+        start.elapsed()
+    );
+    w.stop();
+}
+
+fn wait_until(mut done: impl FnMut() -> bool) {
+    let end = Instant::now() + WAIT;
+    while !done() {
+        assert!(Instant::now() < end, "timed out");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
