@@ -17,8 +17,13 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// A mailbox.log event that the shipped rule for missing blobs matches, with an id in it.
 fn blob(id: u32) -> String {
+    blob_in(id, 5)
+}
+
+/// The same in mailbox `mid` (the rule groups its incidents by mailbox).
+fn blob_in(id: u32, mid: u32) -> String {
     format!(
-        "2026-03-01 02:14:07,511 WARN  [qtp1-1:https://10.0.0.1:443/service/soap/GetMsgRequest] [name=u{id}@example.com;mid=5;] mailbox - Unable to get blob for item {id}\n\
+        "2026-03-01 02:14:07,511 WARN  [qtp1-1:https://10.0.0.1:443/service/soap/GetMsgRequest] [name=u{id}@example.com;mid={mid};] mailbox - Unable to get blob for item {id}\n\
          com.zimbra.cs.mailbox.MailServiceException: missing blob for id: {id}, change: 1\n"
     )
 }
@@ -386,6 +391,33 @@ fn the_last_event_before_the_log_goes_quiet_is_flushed() {
         start.elapsed()
     );
     w.stop();
+}
+
+#[test]
+fn exec_runs_once_per_new_incident_with_the_json_on_stdin() {
+    let d = dirs();
+    let alerts = d.data.with_file_name("alerts.jsonl");
+    let exec = format!("cat >> '{}'", alerts.display());
+    let (path, mut w) = watching(&d, &["--exec", &exec]);
+    append(&path, &events(0..5));
+    w.expect(0..5);
+    append(&path, &(blob_in(5, 6) + ORDINARY));
+    w.expect([5]);
+    wait_until(|| fs::read_to_string(&alerts).is_ok_and(|t| t.lines().count() >= 2));
+    w.stop();
+    let text = fs::read_to_string(&alerts).unwrap();
+    let rules: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        rules.len(),
+        2,
+        "one alert per incident (mailbox 5, mailbox 6): {text}"
+    );
+    assert!(rules
+        .iter()
+        .all(|r| r["rule"] == "store.missing-blob-for-id"));
 }
 
 fn wait_until(mut done: impl FnMut() -> bool) {

@@ -11,8 +11,9 @@ use super::{load, parse_severity, style, time_zone, Global, Outcome};
 use crate::matcher::Matcher;
 use crate::output::{escape, Printer};
 use crate::rules::{parse_duration, Severity};
-use crate::scan::ScanOptions;
+use crate::scan::{group_key, Finding, ScanOptions};
 use crate::state;
+use crate::watch::alert::Alerter;
 use crate::watch::follow::FollowOptions;
 use crate::watch::{self, Message, WatchOptions, STANDARD_LOGS};
 
@@ -51,6 +52,13 @@ pub struct WatchArgs {
     /// Only these rules (an id, or a prefix ending in `*`; repeatable or comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub rule: Vec<String>,
+    /// Run this command once per new incident (a rule and its group), with the finding's JSON
+    /// on its stdin; run by /bin/sh -c, log text never put into the command line.
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+    /// Most --exec commands started in any minute.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub exec_per_minute: usize,
     /// Run at normal CPU and I/O priority (by default watch runs at idle priority, so it never
     /// takes time from mailboxd).
     #[arg(long)]
@@ -112,11 +120,20 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
     };
     let stop = watch::stop_on_signals();
     let stdout = io::stdout();
-    let mut sink = |findings: &[crate::scan::Finding]| -> io::Result<()> {
+    let mut alerter = a
+        .exec
+        .clone()
+        .map(|cmd| Alerter::new(cmd, a.exec_per_minute));
+    let mut sink = |findings: &[Finding]| -> io::Result<()> {
         let mut out = stdout.lock();
         for f in findings {
             printer.finding(&mut out, f)?;
             out.flush()?;
+            if let Some(alerter) = alerter.as_mut() {
+                if let Some(note) = alert(alerter, &printer, f) {
+                    eprintln!("zkb: {note}");
+                }
+            }
         }
         Ok(())
     };
@@ -133,9 +150,28 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
             matcher.rules.len()
         );
     }
-    match watch::run(&opts, &matcher, &scan_opts, stop, &mut sink, &mut say) {
+    let result = watch::run(&opts, &matcher, &scan_opts, stop, &mut sink, &mut say);
+    drop(sink);
+    if let Some(alerter) = alerter.as_mut() {
+        alerter.finish(Duration::from_secs(5));
+    }
+    match result {
         Ok(()) => Ok(Outcome { code: 0 }),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Outcome { code: 0 }),
         Err(e) => Err(anyhow::Error::new(e).context("writing output")),
     }
+}
+
+/// Hands a finding to the alerter (findings of rules only; the JSON is the `--format json` line).
+fn alert(alerter: &mut Alerter, printer: &Printer, f: &Finding) -> Option<String> {
+    let rule = &printer.matcher.rules[f.rule?];
+    let json = crate::output::json_finding(f, Some(rule), printer.kb, printer.release(f));
+    let bytes = serde_json::to_vec(&json).ok()?;
+    alerter.finding(
+        &rule.id,
+        rule.severity.as_str(),
+        group_key(rule, f),
+        &bytes,
+        std::time::Instant::now(),
+    )
 }

@@ -432,6 +432,11 @@ struct Thresholds {
     windows: HashMap<(usize, Vec<String>), VecDeque<Option<Timestamp>>>,
 }
 
+/// The incident a finding belongs to: its rule's `group_by` fields and its host.
+pub fn group_key(rule: &Rule, finding: &Finding) -> Vec<String> {
+    Thresholds::key(rule, &finding.fields, &finding.parsed)
+}
+
 impl Thresholds {
     /// The group a hit counts in: its `group_by` fields and its host.
     fn key(rule: &Rule, fields: &Fields, parsed: &Parsed) -> Vec<String> {

@@ -4,6 +4,7 @@
 //! events for the directories of the targets, or polls when notify cannot be set up or
 //! `--poll` asks for it.
 
+pub mod alert;
 pub mod assemble;
 pub mod checkpoint;
 pub mod follow;
