@@ -151,7 +151,6 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         );
     }
     let result = watch::run(&opts, &matcher, &scan_opts, stop, &mut sink, &mut say);
-    drop(sink);
     if let Some(alerter) = alerter.as_mut() {
         alerter.finish(Duration::from_secs(5));
     }
