@@ -77,6 +77,31 @@ fn lean_table(root: &Path, files: &[PathBuf], out_dir: &Path) -> String {
     s
 }
 
+/// The logs of the bundled upgrade night (one directory per host), for `zkb demo`.
+fn demo_table(night: &Path) -> String {
+    println!("cargo:rerun-if-changed={}", night.display());
+    let mut files = Vec::new();
+    for host in fs::read_dir(night).into_iter().flatten().flatten() {
+        if host.path().is_dir() {
+            for f in fs::read_dir(host.path()).into_iter().flatten().flatten() {
+                files.push(f.path());
+            }
+        }
+    }
+    files.sort();
+    let mut s = String::from("pub static DEMO: &[(&str, &[u8])] = &[\n");
+    for f in files {
+        let rel = f.strip_prefix(night).unwrap();
+        s.push_str(&format!(
+            "    ({:?}, include_bytes!({:?})),\n",
+            rel.to_string_lossy().replace('\\', "/"),
+            f.canonicalize().unwrap()
+        ));
+    }
+    s.push_str("];\n");
+    s
+}
+
 fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -92,6 +117,7 @@ fn main() {
             code.push_str(&lean_table(&d, &files, &out_dir));
         }
     }
+    code.push_str(&demo_table(&root.join("examples/upgrade-night")));
     let out = out_dir.join("embedded.rs");
     fs::write(out, code).unwrap();
 }

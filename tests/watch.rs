@@ -136,7 +136,7 @@ impl Watch {
         while let Ok(l) = self.out.recv_timeout(Duration::from_secs(5)) {
             self.record(&l);
         }
-        self.seen
+        std::mem::take(&mut self.seen)
     }
 
     fn kill(mut self) -> HashMap<u32, usize> {
@@ -145,7 +145,15 @@ impl Watch {
         while let Ok(l) = self.out.try_recv() {
             self.record(&l);
         }
-        self.seen
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Drop for Watch {
+    /// A failed test does not leave zkb running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -426,4 +434,30 @@ fn wait_until(mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < end, "timed out");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[test]
+fn demo_shows_every_finding_of_the_night_through_its_rotation() {
+    let zkb = env!("CARGO_BIN_EXE_zkb");
+    let run = |args: &[&str]| -> Vec<(String, String)> {
+        let out = Command::new(zkb)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut found: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|v| (v["rule"].to_string(), v["text"].to_string()))
+            .collect();
+        found.sort();
+        found
+    };
+    let night = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/upgrade-night");
+    let scanned = run(&["scan", "-q", "--format", "json", night]);
+    let watched = run(&["demo", "-q", "--format", "json", "--seconds", "2"]);
+    assert!(scanned.len() > 100);
+    assert_eq!(watched, scanned, "the live replay finds what a scan finds");
 }

@@ -20,6 +20,7 @@ use crate::search::KbIndex;
 use crate::state;
 use crate::{check, explain, sources};
 
+mod demo;
 mod watch;
 
 #[derive(Parser, Debug)]
@@ -85,6 +86,9 @@ pub enum Command {
     /// Follow logs live through rotations and restarts, and show each known problem with its fix
     /// as it is written.
     Watch(watch::WatchArgs),
+    /// Replay the bundled upgrade night (six hosts) into a temporary directory while watching
+    /// it: the live experience without a Zimbra server.
+    Demo(demo::DemoArgs),
     /// Show how one event parses, which rules match it and why, and which KB entries apply.
     Explain(ExplainArgs),
     /// List or inspect the loaded rules.
@@ -218,6 +222,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match &cli.command {
         Command::Scan(a) => run_scan(g, a),
         Command::Watch(a) => watch::run(g, a),
+        Command::Demo(a) => demo::run(g, a),
         Command::Explain(a) => explain::run(g, &read_text_arg(a.text.as_deref())?),
         Command::Rules {
             command: RulesCommand::List,

@@ -134,7 +134,8 @@ impl Follower {
         }
     }
 
-    /// The directories whose changes can matter (for the notify watches).
+    /// The directories whose changes can matter (for the notify watches; a directory that
+    /// appears later under a glob is found by the periodic look-around).
     pub fn directories(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = self
             .targets
@@ -146,6 +147,13 @@ impl Follower {
                 } else {
                     d
                 }
+            })
+            .flat_map(|d| match d.to_str() {
+                // `/srv/rsyslog/*/zimbra.log`: the host directories there now.
+                Some(pattern) if pattern.contains(['*', '?', '[']) => glob::glob(pattern)
+                    .map(|paths| paths.flatten().filter(|p| p.is_dir()).collect())
+                    .unwrap_or_default(),
+                _ => vec![d],
             })
             .collect();
         dirs.sort();
