@@ -1,7 +1,7 @@
 //! `zkb demo`: replays the bundled upgrade night into a temporary directory while watching it.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use clap::Args;
 use super::{load, style, Global, Outcome};
 use crate::demo::Replay;
 use crate::matcher::Matcher;
-use crate::output::{escape, Printer};
+use crate::output::{escape, Format, Printer};
 use crate::scan::{Finding, ScanOptions};
 use crate::watch::follow::FollowOptions;
 use crate::watch::{self, Message, WatchOptions};
@@ -27,6 +27,10 @@ pub struct DemoArgs {
     /// How long the replay of the whole night takes.
     #[arg(long, default_value_t = 60.0)]
     pub seconds: f64,
+    /// Stream findings as lines even on a terminal (else the dashboard shows the night, and
+    /// stays open after it until you press q).
+    #[arg(long)]
+    pub no_tui: bool,
     /// Replay into this directory (kept afterwards) instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
@@ -77,9 +81,10 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
     }
     let stop = watch::stop_on_signals();
     let mut findings = 0u64;
+    let dashboard = !a.no_tui && g.format == Format::Human && io::stdout().is_terminal();
     let result = {
         let stdout = io::stdout();
-        let mut sink = |batch: &[Finding]| -> io::Result<()> {
+        let mut sink = |batch: &[Finding], _events: u64| -> io::Result<()> {
             let mut out = stdout.lock();
             for f in batch {
                 printer.finding(&mut out, f)?;
@@ -97,12 +102,18 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
         std::thread::scope(|s| {
             let writer = s.spawn(|| {
                 let played = replay.play(&dir, a.seconds.max(0.0), stop);
-                // Give the watcher a moment for the last events, then end the watch.
-                std::thread::sleep(Duration::from_millis(500));
-                stop.store(true, Ordering::Relaxed);
+                if !dashboard {
+                    // Give the watcher a moment for the last events, then end the watch.
+                    std::thread::sleep(Duration::from_millis(500));
+                    stop.store(true, Ordering::Relaxed);
+                }
                 played
             });
-            let watched = watch::run(&opts, &matcher, &scan_opts, stop, &mut sink, &mut say);
+            let watched = if dashboard {
+                super::watch::run_dashboard(&opts, &scan_opts, &printer, None, stop)
+            } else {
+                watch::run(&opts, &matcher, &scan_opts, stop, &mut sink, &mut say)
+            };
             stop.store(true, Ordering::Relaxed);
             let played = writer.join().expect("the replay thread does not panic");
             (watched, played)
@@ -114,7 +125,7 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
         (_, Err(e)) => return Err(anyhow::Error::new(e).context("replaying the night")),
         _ => {}
     }
-    if !g.quiet {
+    if !g.quiet && !dashboard {
         eprintln!(
             "zkb demo: {findings} findings. On a real host: `zkb watch` (the standard Zimbra logs), or `zkb scan /opt/zimbra/log`."
         );

@@ -1,15 +1,18 @@
 //! `zkb watch`: the command line over [`crate::watch`].
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::Args;
 
 use super::{load, parse_severity, style, time_zone, Global, Outcome};
+use crate::dashboard::{self, Update};
 use crate::matcher::Matcher;
-use crate::output::{escape, Printer};
+use crate::output::{escape, Format, Printer};
 use crate::rules::{parse_duration, Severity};
 use crate::scan::{group_key, Finding, ScanOptions};
 use crate::state;
@@ -59,6 +62,12 @@ pub struct WatchArgs {
     /// Most --exec commands started in any minute.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub exec_per_minute: usize,
+    /// Show the live dashboard (the default when stdout is a terminal and --format is human).
+    #[arg(long, conflicts_with = "no_tui")]
+    pub tui: bool,
+    /// Stream findings as lines even on a terminal.
+    #[arg(long)]
+    pub no_tui: bool,
     /// Run at normal CPU and I/O priority (by default watch runs at idle priority, so it never
     /// takes time from mailboxd).
     #[arg(long)]
@@ -119,18 +128,43 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         versions: &versions,
     };
     let stop = watch::stop_on_signals();
-    let stdout = io::stdout();
     let mut alerter = a
         .exec
         .clone()
         .map(|cmd| Alerter::new(cmd, a.exec_per_minute));
-    let mut sink = |findings: &[Finding]| -> io::Result<()> {
+    let dashboard = a.tui || (!a.no_tui && g.format == Format::Human && io::stdout().is_terminal());
+    let result = if dashboard {
+        run_dashboard(&opts, &scan_opts, &printer, alerter.as_mut(), stop)
+    } else {
+        run_lines(g, &opts, &scan_opts, &printer, alerter.as_mut(), stop)
+    };
+    if let Some(alerter) = alerter.as_mut() {
+        alerter.finish(Duration::from_secs(5));
+    }
+    match result {
+        Ok(()) => Ok(Outcome { code: 0 }),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Outcome { code: 0 }),
+        Err(e) => Err(anyhow::Error::new(e).context("writing output")),
+    }
+}
+
+/// Streams findings as lines (human or JSON), flushed one by one.
+fn run_lines(
+    g: &Global,
+    opts: &WatchOptions,
+    scan_opts: &ScanOptions,
+    printer: &Printer,
+    mut alerter: Option<&mut Alerter>,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    let stdout = io::stdout();
+    let mut sink = |findings: &[Finding], _events: u64| -> io::Result<()> {
         let mut out = stdout.lock();
         for f in findings {
             printer.finding(&mut out, f)?;
             out.flush()?;
-            if let Some(alerter) = alerter.as_mut() {
-                if let Some(note) = alert(alerter, &printer, f) {
+            if let Some(alerter) = alerter.as_deref_mut() {
+                if let Some(note) = alert(alerter, printer, f) {
                     eprintln!("zkb: {note}");
                 }
             }
@@ -147,18 +181,51 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         eprintln!(
             "zkb: watching {} path(s) with {} rules; Ctrl-C to stop",
             opts.targets.len(),
-            matcher.rules.len()
+            printer.matcher.rules.len()
         );
     }
-    let result = watch::run(&opts, &matcher, &scan_opts, stop, &mut sink, &mut say);
-    if let Some(alerter) = alerter.as_mut() {
-        alerter.finish(Duration::from_secs(5));
-    }
-    match result {
-        Ok(()) => Ok(Outcome { code: 0 }),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Outcome { code: 0 }),
-        Err(e) => Err(anyhow::Error::new(e).context("writing output")),
-    }
+    watch::run(opts, printer.matcher, scan_opts, stop, &mut sink, &mut say)
+}
+
+/// The terminal dashboard on this thread, the watch on another.
+pub(super) fn run_dashboard(
+    opts: &WatchOptions,
+    scan_opts: &ScanOptions,
+    printer: &Printer,
+    mut alerter: Option<&mut Alerter>,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    let (tx, rx) = mpsc::channel();
+    let ctx = dashboard::Context {
+        matcher: printer.matcher,
+        kb: printer.kb,
+    };
+    std::thread::scope(|s| {
+        let watcher = s.spawn(move || {
+            let messages = tx.clone();
+            let mut sink = |findings: &[Finding], events: u64| -> io::Result<()> {
+                for f in findings {
+                    if let Some(alerter) = alerter.as_deref_mut() {
+                        if let Some(note) = alert(alerter, printer, f) {
+                            let _ = tx.send(Update::Message(note));
+                        }
+                    }
+                }
+                let _ = tx.send(Update::Round(findings.to_vec(), events));
+                Ok(())
+            };
+            let mut say = |m: Message| {
+                if let Message::Warning(w) = m {
+                    let _ = messages.send(Update::Message(escape(&w, false).into_owned()));
+                }
+            };
+            watch::run(opts, printer.matcher, scan_opts, stop, &mut sink, &mut say)
+        });
+        let shown = dashboard::run(rx, stop, &ctx);
+        stop.store(true, Ordering::Relaxed);
+        let watched = watcher.join().expect("the watch thread does not panic");
+        shown.and(watched)
+    })
 }
 
 /// Hands a finding to the alerter (findings of rules only; the JSON is the `--format json` line).

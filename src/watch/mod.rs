@@ -154,14 +154,15 @@ impl Wake {
     }
 }
 
-/// Follows the targets until `stop` is set, giving each round's findings to `sink` (which
-/// prints them; an error from it, such as a closed pipe, ends the watch) and messages to `say`.
+/// Follows the targets until `stop` is set, giving each round's findings and the number of
+/// events it read to `sink` (which prints them; an error from it, such as a closed pipe, ends
+/// the watch) and messages to `say`.
 pub fn run(
     opts: &WatchOptions,
     matcher: &Matcher,
     scan_opts: &ScanOptions,
     stop: &AtomicBool,
-    sink: &mut dyn FnMut(&[Finding]) -> std::io::Result<()>,
+    sink: &mut dyn FnMut(&[Finding], u64) -> std::io::Result<()>,
     say: &mut dyn FnMut(Message),
 ) -> std::io::Result<()> {
     let store = checkpoint::Store::new(opts.data_dir.as_deref());
@@ -207,8 +208,8 @@ pub fn run(
         for id in &round.closed {
             matchers.remove(id);
         }
-        if !findings.is_empty() {
-            sink(&findings)?;
+        if !round.events.is_empty() {
+            sink(&findings, round.events.len() as u64)?;
         }
         let due = last_save.is_none_or(|t| now.duration_since(t) >= SAVE_EVERY);
         if follower.changed() && (due || stopping) {

@@ -1,0 +1,239 @@
+//! What the dashboard shows, apart from drawing: findings aggregated into incidents (a rule and
+//! its group key), severity counters, events per second, and the filters the admin sets.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::rules::{Rule, Severity};
+use crate::scan::{group_key, Finding};
+
+/// Seconds of event rates kept for the sparkline.
+const RATE_SECONDS: usize = 120;
+
+/// One rule firing in one group (its `group_by` fields and host).
+pub struct Incident {
+    pub rule: usize,
+    pub key: Vec<String>,
+    pub count: u64,
+    /// Wall-clock time of the latest finding (`HH:MM:SS` in the table).
+    pub last_seen: jiff::Zoned,
+    /// Order of the latest finding among all (newest first in the table).
+    pub last_seq: u64,
+    pub last: Finding,
+}
+
+/// Which incidents are shown.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    pub min_severity: Severity,
+    pub host: Option<String>,
+    /// Case-insensitive text that the rule, title, group or event must contain.
+    pub search: String,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter {
+            min_severity: Severity::Info,
+            host: None,
+            search: String::new(),
+        }
+    }
+}
+
+/// Incidents and counters.
+#[derive(Default)]
+pub struct Board {
+    pub incidents: Vec<Incident>,
+    by_key: HashMap<(usize, Vec<String>), usize>,
+    /// Findings per severity, in [`Severity::ALL`] order.
+    pub by_severity: [u64; 5],
+    pub events: u64,
+    /// Events per second, oldest first; the last entry is the second in progress.
+    rates: VecDeque<u64>,
+    second_started: Option<Instant>,
+    pub hosts: BTreeSet<String>,
+    seq: u64,
+}
+
+impl Board {
+    /// Adds the findings of one round.
+    pub fn add(&mut self, rules: &[Rule], findings: &[Finding]) {
+        for f in findings {
+            let Some(r) = f.rule else { continue };
+            let rule = &rules[r];
+            self.seq += 1;
+            self.by_severity[rule.severity as usize] += 1;
+            if let Some(h) = &f.host {
+                self.hosts.insert(h.clone());
+            }
+            let key = group_key(rule, f);
+            let now = jiff::Zoned::now();
+            match self.by_key.get(&(r, key.clone())) {
+                Some(&i) => {
+                    let inc = &mut self.incidents[i];
+                    inc.count += 1;
+                    inc.last_seen = now;
+                    inc.last_seq = self.seq;
+                    inc.last = f.clone();
+                }
+                None => {
+                    self.by_key.insert((r, key.clone()), self.incidents.len());
+                    self.incidents.push(Incident {
+                        rule: r,
+                        key,
+                        count: 1,
+                        last_seen: now,
+                        last_seq: self.seq,
+                        last: f.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Counts `n` events read at `now` (for the rate sparkline).
+    pub fn count_events(&mut self, n: u64, now: Instant) {
+        self.events += n;
+        self.tick(now);
+        if let Some(last) = self.rates.back_mut() {
+            *last += n;
+        }
+    }
+
+    /// Moves the rate window on to `now` (seconds with no events count as zero).
+    pub fn tick(&mut self, now: Instant) {
+        let started = *self.second_started.get_or_insert(now);
+        if self.rates.is_empty() {
+            self.rates.push_back(0);
+        }
+        let elapsed = now.saturating_duration_since(started).as_secs();
+        let due = elapsed.min(RATE_SECONDS as u64);
+        for _ in 0..due {
+            self.rates.push_back(0);
+        }
+        if elapsed > 0 {
+            self.second_started = Some(started + Duration::from_secs(elapsed));
+        }
+        while self.rates.len() > RATE_SECONDS {
+            self.rates.pop_front();
+        }
+    }
+
+    /// Events per second, oldest first.
+    pub fn rates(&self) -> Vec<u64> {
+        self.rates.iter().copied().collect()
+    }
+
+    /// Events in the last whole second.
+    pub fn current_rate(&self) -> u64 {
+        let n = self.rates.len();
+        if n >= 2 {
+            self.rates[n - 2]
+        } else {
+            0
+        }
+    }
+
+    /// The incidents the filter lets through: most severe first, then the most recent.
+    pub fn visible(&self, rules: &[Rule], filter: &Filter) -> Vec<usize> {
+        let needle = filter.search.to_lowercase();
+        let mut out: Vec<usize> = (0..self.incidents.len())
+            .filter(|&i| {
+                let inc = &self.incidents[i];
+                let rule = &rules[inc.rule];
+                rule.severity >= filter.min_severity
+                    && filter
+                        .host
+                        .as_ref()
+                        .is_none_or(|h| inc.last.host.as_ref() == Some(h))
+                    && (needle.is_empty() || matches_search(inc, rule, &needle))
+            })
+            .collect();
+        out.sort_by_key(|&i| {
+            let inc = &self.incidents[i];
+            (
+                std::cmp::Reverse(rules[inc.rule].severity),
+                std::cmp::Reverse(inc.last_seq),
+            )
+        });
+        out
+    }
+}
+
+fn matches_search(inc: &Incident, rule: &Rule, needle: &str) -> bool {
+    rule.id.to_lowercase().contains(needle)
+        || rule.title.to_lowercase().contains(needle)
+        || inc.key.iter().any(|k| k.to_lowercase().contains(needle))
+        || inc.last.text.to_lowercase().contains(needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::Matcher;
+    use crate::scan::{EventMatcher, ScanOptions};
+
+    fn findings(matcher: &Matcher, texts: &[&str]) -> Vec<Finding> {
+        let opts = ScanOptions::default();
+        let mut m = EventMatcher::new(
+            matcher,
+            &opts,
+            "mailbox.log".into(),
+            crate::kind::LogKind::Mailbox,
+            Some("mbx1".into()),
+        );
+        let mut out = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            m.event(t.as_bytes(), i as u64 + 1, 0, false, &mut out);
+        }
+        out
+    }
+
+    fn blob(item: u32, mailbox: u32) -> String {
+        format!(
+            "2026-03-01 02:14:07,511 WARN  [qtp1-1] [name=u@example.com;mid={mailbox};] mailbox - Unable to get blob for item {item}\n\
+             com.zimbra.cs.mailbox.MailServiceException: missing blob for id: {item}, change: 1"
+        )
+    }
+
+    #[test]
+    fn findings_of_one_group_are_one_incident() {
+        let mut set = crate::rules::RuleSet::embedded();
+        set.dedup();
+        let matcher = Matcher::new(set.rules);
+        let (a, b, c) = (blob(1, 5), blob(2, 5), blob(3, 6));
+        let fs = findings(&matcher, &[&a, &b, &c]);
+        assert_eq!(fs.len(), 3);
+        let mut board = Board::default();
+        board.add(&matcher.rules, &fs);
+        assert_eq!(board.incidents.len(), 2, "mailbox 5 and mailbox 6");
+        let visible = board.visible(&matcher.rules, &Filter::default());
+        assert_eq!(board.incidents[visible[0]].last.text, c, "newest first");
+        assert_eq!(board.incidents[visible[1]].count, 2);
+        assert_eq!(board.by_severity[Severity::Critical as usize], 3);
+        let search = Filter {
+            search: "ITEM 2".into(),
+            ..Filter::default()
+        };
+        assert_eq!(board.visible(&matcher.rules, &search).len(), 1);
+        let high_host = Filter {
+            host: Some("other".into()),
+            ..Filter::default()
+        };
+        assert!(board.visible(&matcher.rules, &high_host).is_empty());
+    }
+
+    #[test]
+    fn event_rates_per_second() {
+        let mut board = Board::default();
+        let t0 = Instant::now();
+        board.count_events(5, t0);
+        board.count_events(7, t0 + Duration::from_millis(500));
+        board.count_events(1, t0 + Duration::from_millis(1200));
+        board.tick(t0 + Duration::from_millis(3100));
+        assert_eq!(board.rates(), [12, 1, 0, 0]);
+        assert_eq!(board.current_rate(), 0);
+        assert_eq!(board.events, 13);
+    }
+}

@@ -1,0 +1,294 @@
+//! The terminal dashboard of `zkb watch` (`--tui`, or by default when stdout is a terminal):
+//! incidents by rule and group with counts and last seen, severity counters, an events-per-second
+//! sparkline, the selected incident's KB fix, filters by severity and host, search, pause and a
+//! help overlay. The watch runs on its own thread and sends [`Update`]s; this thread draws and
+//! reads keys. The terminal is given back on quit, on Ctrl-C, on SIGTERM and on panic
+//! (ratatui's hook).
+
+pub mod board;
+mod view;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::widgets::TableState;
+
+use crate::kb::Kb;
+use crate::matcher::Matcher;
+use crate::rules::Severity;
+use crate::scan::Finding;
+use board::{Board, Filter};
+
+/// What the watch thread tells the dashboard.
+pub enum Update {
+    /// Findings of a round and the number of events it read.
+    Round(Vec<Finding>, u64),
+    /// A warning (shown in the key line until the next one).
+    Message(String),
+}
+
+/// What drawing needs besides the state.
+pub struct Context<'a> {
+    pub matcher: &'a Matcher,
+    pub kb: &'a Kb,
+}
+
+/// The dashboard's state.
+pub struct App {
+    pub board: Board,
+    pub filter: Filter,
+    pub table: TableState,
+    pub paused: bool,
+    /// Rounds received while paused, applied on resume.
+    held: Vec<Update>,
+    pub help: bool,
+    pub searching: bool,
+    pub detail_scroll: u16,
+    pub message: Option<String>,
+}
+
+enum Action {
+    Continue,
+    Quit,
+}
+
+impl App {
+    fn new() -> App {
+        App {
+            board: Board::default(),
+            filter: Filter::default(),
+            table: TableState::default(),
+            paused: false,
+            held: Vec::new(),
+            help: false,
+            searching: false,
+            detail_scroll: 0,
+            message: None,
+        }
+    }
+
+    fn visible(&self, ctx: &Context) -> Vec<usize> {
+        self.board.visible(&ctx.matcher.rules, &self.filter)
+    }
+
+    fn apply(&mut self, update: Update, ctx: &Context) {
+        if self.paused {
+            self.held.push(update);
+            return;
+        }
+        match update {
+            Update::Round(findings, events) => {
+                self.board.count_events(events, Instant::now());
+                self.board.add(&ctx.matcher.rules, &findings);
+            }
+            Update::Message(m) => self.message = Some(m),
+        }
+    }
+
+    fn key(&mut self, k: KeyEvent, ctx: &Context) -> Action {
+        if k.kind == KeyEventKind::Release {
+            return Action::Continue;
+        }
+        if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+            return Action::Quit;
+        }
+        if self.searching {
+            match k.code {
+                KeyCode::Enter => self.searching = false,
+                KeyCode::Esc => {
+                    self.searching = false;
+                    self.filter.search.clear();
+                }
+                KeyCode::Backspace => {
+                    self.filter.search.pop();
+                }
+                KeyCode::Char(c) => self.filter.search.push(c),
+                _ => {}
+            }
+            return Action::Continue;
+        }
+        match k.code {
+            KeyCode::Char('q') => return Action::Quit,
+            KeyCode::Esc if self.help => self.help = false,
+            KeyCode::Char('?') => self.help = !self.help,
+            KeyCode::Char('/') => self.searching = true,
+            KeyCode::Char('p') => self.toggle_pause(ctx),
+            KeyCode::Char('s') => self.cycle_severity(),
+            KeyCode::Char('h') => self.cycle_host(),
+            KeyCode::Down | KeyCode::Char('j') => self.select(1, ctx),
+            KeyCode::Up | KeyCode::Char('k') => self.select(-1, ctx),
+            KeyCode::PageDown => self.detail_scroll = self.detail_scroll.saturating_add(5),
+            KeyCode::PageUp => self.detail_scroll = self.detail_scroll.saturating_sub(5),
+            _ => {}
+        }
+        Action::Continue
+    }
+
+    fn toggle_pause(&mut self, ctx: &Context) {
+        self.paused = !self.paused;
+        if !self.paused {
+            for u in std::mem::take(&mut self.held) {
+                self.apply(u, ctx);
+            }
+        }
+    }
+
+    fn cycle_severity(&mut self) {
+        let all = Severity::ALL;
+        let i = all
+            .iter()
+            .position(|s| *s == self.filter.min_severity)
+            .unwrap_or(0);
+        self.filter.min_severity = all[(i + 1) % all.len()];
+    }
+
+    fn cycle_host(&mut self) {
+        let hosts: Vec<&String> = self.board.hosts.iter().collect();
+        self.filter.host = match &self.filter.host {
+            None => hosts.first().map(|h| h.to_string()),
+            Some(current) => hosts
+                .iter()
+                .position(|h| *h == current)
+                .and_then(|i| hosts.get(i + 1))
+                .map(|h| h.to_string()),
+        };
+    }
+
+    fn select(&mut self, step: i64, ctx: &Context) {
+        let n = self.visible(ctx).len() as i64;
+        if n == 0 {
+            return;
+        }
+        let at = self.table.selected().unwrap_or(0) as i64;
+        self.table
+            .select(Some((at + step).clamp(0, n - 1) as usize));
+        self.detail_scroll = 0;
+    }
+}
+
+/// Runs the dashboard until the admin quits or `stop` is set; sets `stop` on the way out.
+pub fn run(updates: Receiver<Update>, stop: &AtomicBool, ctx: &Context) -> std::io::Result<()> {
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, updates, stop, ctx);
+    ratatui::restore();
+    stop.store(true, Ordering::Relaxed);
+    result
+}
+
+fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    updates: Receiver<Update>,
+    stop: &AtomicBool,
+    ctx: &Context,
+) -> std::io::Result<()> {
+    let mut app = App::new();
+    while !stop.load(Ordering::Relaxed) {
+        while let Ok(u) = updates.try_recv() {
+            app.apply(u, ctx);
+        }
+        app.board.tick(Instant::now());
+        terminal.draw(|f| view::draw(f, &mut app, ctx))?;
+        if event::poll(Duration::from_millis(100))? {
+            match event::read()? {
+                Event::Key(k) => {
+                    if let Action::Quit = app.key(k, ctx) {
+                        break;
+                    }
+                }
+                // The next draw uses the new size.
+                Event::Resize(..) => {}
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::{EventMatcher, ScanOptions};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    const BLOB: &str = "2026-03-01 02:14:07,511 WARN  [qtp1-1] [name=ann@example.com;mid=41;] mailbox - Unable to get blob for item 257\n\
+        com.zimbra.cs.mailbox.MailServiceException: missing blob for id: 257, change: 9911";
+
+    fn screen(app: &mut App, ctx: &Context, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| view::draw(f, app, ctx)).unwrap();
+        let buf = t.backend().buffer().clone();
+        (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+            .collect()
+    }
+
+    fn key(app: &mut App, ctx: &Context, c: char) {
+        app.key(KeyEvent::from(KeyCode::Char(c)), ctx);
+    }
+
+    #[test]
+    fn an_incident_shows_with_its_fix_and_the_keys_work() {
+        let mut set = crate::rules::RuleSet::embedded();
+        set.dedup();
+        let matcher = Matcher::new(set.rules);
+        let kb = Kb::embedded();
+        let ctx = Context {
+            matcher: &matcher,
+            kb: &kb,
+        };
+        let opts = ScanOptions::default();
+        let mut m = EventMatcher::new(
+            &matcher,
+            &opts,
+            "mailbox.log".into(),
+            crate::kind::LogKind::Mailbox,
+            Some("mbx1".into()),
+        );
+        let mut findings = Vec::new();
+        m.event(BLOB.as_bytes(), 1, 0, false, &mut findings);
+        let mut app = App::new();
+        let empty = screen(&mut app, &ctx, 100, 30);
+        assert!(empty.contains("No problems yet"), "{empty}");
+        app.apply(Update::Round(findings.clone(), 2), &ctx);
+        let s = screen(&mut app, &ctx, 100, 30);
+        assert!(
+            s.contains("missing blob for id") && s.contains("Fix:"),
+            "{s}"
+        );
+        assert!(s.contains("zmvolume"), "the KB fix is shown: {s}");
+        let narrow = screen(&mut app, &ctx, 40, 12);
+        assert!(narrow.contains("blob"), "{narrow}");
+
+        key(&mut app, &ctx, '/');
+        for c in "no such thing".chars() {
+            key(&mut app, &ctx, c);
+        }
+        app.key(KeyEvent::from(KeyCode::Enter), &ctx);
+        assert!(screen(&mut app, &ctx, 100, 30).contains("No incident matches"));
+        key(&mut app, &ctx, '/');
+        app.key(KeyEvent::from(KeyCode::Esc), &ctx);
+        assert!(app.filter.search.is_empty());
+
+        key(&mut app, &ctx, 'p');
+        app.apply(Update::Round(findings.clone(), 1), &ctx);
+        assert_eq!(app.board.incidents[0].count, 1, "paused: held back");
+        key(&mut app, &ctx, 'p');
+        assert_eq!(app.board.incidents[0].count, 2, "resumed: applied");
+
+        key(&mut app, &ctx, 'h');
+        assert_eq!(app.filter.host.as_deref(), Some("mbx1"));
+        key(&mut app, &ctx, 'h');
+        assert_eq!(app.filter.host, None);
+        key(&mut app, &ctx, 's');
+        assert_eq!(app.filter.min_severity, Severity::Low);
+        key(&mut app, &ctx, '?');
+        assert!(screen(&mut app, &ctx, 100, 30).contains("keys"));
+        assert!(matches!(
+            app.key(KeyEvent::from(KeyCode::Char('q')), &ctx),
+            Action::Quit
+        ));
+    }
+}

@@ -1,0 +1,236 @@
+//! Drawing the dashboard with ratatui: a header with counters and the events-per-second
+//! sparkline, the incident table, the selected incident's event and KB fix, a key line, and
+//! the help overlay. Narrow terminals get the same panes, stacked and cut.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table, Wrap};
+use ratatui::Frame;
+
+use super::{App, Context};
+use crate::rules::Severity;
+
+fn severity_style(s: Severity) -> Style {
+    let color = match s {
+        Severity::Critical => Color::Red,
+        Severity::High => Color::LightRed,
+        Severity::Medium => Color::Yellow,
+        Severity::Low => Color::Cyan,
+        Severity::Info => Color::Gray,
+    };
+    Style::default().fg(color)
+}
+
+pub fn draw(frame: &mut Frame, app: &mut App, ctx: &Context) {
+    let [header, spark, table, detail, keys] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(2),
+        Constraint::Min(5),
+        Constraint::Percentage(45),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    draw_header(frame, header, app, ctx);
+    let rates = app.board.rates();
+    let width = spark.width as usize;
+    let shown = &rates[rates.len().saturating_sub(width)..];
+    frame.render_widget(
+        Sparkline::default()
+            .data(shown)
+            .style(Style::default().fg(Color::Green)),
+        spark,
+    );
+    let visible = app.visible(ctx);
+    draw_table(frame, table, app, ctx, &visible);
+    draw_detail(frame, detail, app, ctx, &visible);
+    draw_keys(frame, keys, app);
+    if app.help {
+        draw_help(frame);
+    }
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, ctx: &Context) {
+    let b = &app.board;
+    let mut spans = vec![
+        Span::styled("zkb watch ", Style::default().add_modifier(Modifier::BOLD)),
+        Span::raw(format!(" {} events ({}/s)  ", b.events, b.current_rate())),
+    ];
+    for s in Severity::ALL.iter().rev() {
+        spans.push(Span::styled(
+            format!(
+                "{} {}  ",
+                s.as_str().to_uppercase(),
+                b.by_severity[*s as usize]
+            ),
+            severity_style(*s),
+        ));
+    }
+    spans.push(Span::raw(format!(
+        "| ≥{} host={} ",
+        app.filter.min_severity.as_str(),
+        app.filter.host.as_deref().unwrap_or("all")
+    )));
+    if !app.filter.search.is_empty() || app.searching {
+        spans.push(Span::raw(format!("/{}", app.filter.search)));
+    }
+    if app.paused {
+        spans.push(Span::styled(
+            "  PAUSED",
+            Style::default().add_modifier(Modifier::REVERSED),
+        ));
+    }
+    spans.push(Span::raw(format!("  {} rules", ctx.matcher.rules.len())));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, ctx: &Context, visible: &[usize]) {
+    let rows: Vec<Row> = visible
+        .iter()
+        .map(|&i| {
+            let inc = &app.board.incidents[i];
+            let rule = &ctx.matcher.rules[inc.rule];
+            let group: Vec<&str> = inc
+                .key
+                .iter()
+                .map(String::as_str)
+                .filter(|k| !k.is_empty())
+                .collect();
+            Row::new(vec![
+                Cell::from(rule.severity.as_str().to_uppercase())
+                    .style(severity_style(rule.severity)),
+                Cell::from(inc.count.to_string()),
+                Cell::from(inc.last_seen.strftime("%H:%M:%S").to_string()),
+                Cell::from(inc.last.host.clone().unwrap_or_else(|| "-".into())),
+                Cell::from(rule.title.clone()),
+                Cell::from(group.join(" ")),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(8),
+            Constraint::Length(10),
+            Constraint::Fill(3),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(
+        Row::new(["SEVERITY", "COUNT", "LAST", "HOST", "PROBLEM", "GROUP"])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    )
+    .block(Block::default().borders(Borders::TOP).title(format!(
+        " incidents: {} shown of {} ",
+        visible.len(),
+        app.board.incidents.len()
+    )))
+    .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    if visible.is_empty() {
+        app.table.select(None);
+    } else if app.table.selected().is_none_or(|s| s >= visible.len()) {
+        app.table.select(Some(0));
+    }
+    frame.render_stateful_widget(table, area, &mut app.table);
+}
+
+fn draw_detail(frame: &mut Frame, area: Rect, app: &App, ctx: &Context, visible: &[usize]) {
+    let block = Block::default().borders(Borders::TOP).title(" fix ");
+    let Some(&i) = app.table.selected().and_then(|s| visible.get(s)) else {
+        let text = if app.board.incidents.is_empty() {
+            "No problems yet. Known problems appear here with their fix as soon as they are logged."
+        } else {
+            "No incident matches the filters (s: severity, h: host, /: search)."
+        };
+        frame.render_widget(Paragraph::new(text).block(block), area);
+        return;
+    };
+    let inc = &app.board.incidents[i];
+    let rule = &ctx.matcher.rules[inc.rule];
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(rule.title.clone(), severity_style(rule.severity)),
+            Span::raw(format!("  [{}]", rule.id)),
+        ]),
+        Line::from(format!(
+            "{}:{}  ({} times, last at {})",
+            inc.last.file,
+            inc.last.line,
+            inc.count,
+            inc.last_seen.strftime("%H:%M:%S")
+        )),
+    ];
+    for l in inc.last.text.lines().take(4) {
+        lines.push(Line::styled(
+            format!("| {}", crate::output::escape(l, false)),
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    for id in &rule.kb {
+        let Some(entry) = ctx.kb.get(id) else {
+            continue;
+        };
+        lines.push(Line::from(""));
+        lines.push(Line::styled(
+            format!("KB {}  ({id})", entry.title()),
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+        lines.push(Line::styled("Fix:", Style::default().fg(Color::Green)));
+        for l in entry.section("Fix").unwrap_or("").lines() {
+            lines.push(Line::from(l.to_string()));
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((app.detail_scroll, 0)),
+        area,
+    );
+}
+
+fn draw_keys(frame: &mut Frame, area: Rect, app: &App) {
+    let text = if app.searching {
+        format!(
+            "search: {}▏ (Enter to keep, Esc to clear)",
+            app.filter.search
+        )
+    } else if let Some(m) = &app.message {
+        m.clone()
+    } else {
+        "↑↓ select  PgUp/PgDn fix  s severity  h host  / search  p pause  ? keys  q quit".into()
+    };
+    frame.render_widget(
+        Paragraph::new(text).style(Style::default().add_modifier(Modifier::DIM)),
+        area,
+    );
+}
+
+fn draw_help(frame: &mut Frame) {
+    let area = frame.area();
+    let w = area.width.min(60);
+    let h = area.height.min(16);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    let text = vec![
+        Line::from("↑ ↓  j k      select an incident"),
+        Line::from("PgUp PgDn     scroll the fix"),
+        Line::from("s             minimum severity (cycles)"),
+        Line::from("h             host (cycles through the hosts seen)"),
+        Line::from("/             search rule, title, group or event"),
+        Line::from("p             pause the view (findings are kept)"),
+        Line::from("?             this help"),
+        Line::from("q  Ctrl-C     quit (checkpoints are written)"),
+    ];
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" keys ")),
+        rect,
+    );
+}
