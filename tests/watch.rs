@@ -372,6 +372,20 @@ fn unreadable_paths_are_reported_and_the_rest_goes_on() {
     append(&path, &events(0..3));
     w.expect(0..3);
     w.stop();
+    // Permissions do not stop root, so the unreadable file is tried only as another user.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let locked = d.log.join("audit.log");
+    append(&locked, &events(10..12));
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    let mut w = Watch::start(&d.data, &["--from-start", arg(&locked), arg(&path)]);
+    w.note("cannot read");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o644)).unwrap();
+    w.expect(10..12);
+    w.stop();
 }
 
 #[test]
@@ -383,6 +397,19 @@ fn polling_fallback_follows_a_rotation() {
     fs::rename(&path, d.log.join("mailbox.log.1")).unwrap();
     append(&path, &events(3..6));
     w.expect(3..6);
+    w.stop();
+}
+
+#[test]
+fn a_directory_that_does_not_exist_yet_falls_back_to_polling() {
+    let d = dirs();
+    let later = d.log.join("later");
+    let path = later.join("mailbox.log");
+    let mut w = Watch::start(&d.data, &[arg(&path)]);
+    w.note("polling");
+    fs::create_dir_all(&later).unwrap();
+    append(&path, &events(0..3));
+    w.expect(0..3);
     w.stop();
 }
 
