@@ -73,6 +73,8 @@ pub struct Round {
     pub errors: Vec<String>,
     /// Streams that ended this round.
     pub closed: Vec<u64>,
+    /// A file had more to read than one round takes: the next round is due now.
+    pub more: bool,
 }
 
 /// One file being read.
@@ -224,8 +226,13 @@ impl Follower {
         let mut round = Round::default();
         self.discover(now, &mut round);
         for t in &mut self.files {
-            if read_new(t, &mut self.buf, now, &mut round) {
-                self.changed = true;
+            match read_new(t, &mut self.buf, now, &mut round) {
+                Appended::Nothing => {}
+                Appended::Some => self.changed = true,
+                Appended::More => {
+                    self.changed = true;
+                    round.more = true;
+                }
             }
         }
         for t in &mut self.files {
@@ -638,8 +645,15 @@ fn check_truncation(t: &mut Tracked, len: u64, round: &mut Round) -> bool {
     true
 }
 
-/// Reads what was appended since the last round; true when anything was.
-fn read_new(t: &mut Tracked, buf: &mut [u8], now: Instant, round: &mut Round) -> bool {
+enum Appended {
+    Nothing,
+    Some,
+    /// Stopped at the round's limit with more to read.
+    More,
+}
+
+/// Reads what was appended since the last round.
+fn read_new(t: &mut Tracked, buf: &mut [u8], now: Instant, round: &mut Round) -> Appended {
     let mut total = 0;
     let mut events = Vec::new();
     while total < ROUND_BYTES {
@@ -663,7 +677,7 @@ fn read_new(t: &mut Tracked, buf: &mut [u8], now: Instant, round: &mut Round) ->
         }
     }
     if total == 0 {
-        return false;
+        return Appended::Nothing;
     }
     t.last_data = now;
     if (t.fingerprint.len as usize) < FINGERPRINT_BYTES {
@@ -674,7 +688,11 @@ fn read_new(t: &mut Tracked, buf: &mut [u8], now: Instant, round: &mut Round) ->
     round
         .events
         .extend(events.into_iter().map(|e| (t.stream.clone(), e)));
-    true
+    if total >= ROUND_BYTES {
+        Appended::More
+    } else {
+        Appended::Some
+    }
 }
 
 fn flush(t: &mut Tracked, out: &mut Vec<(Stream, Assembled)>) {

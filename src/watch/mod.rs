@@ -226,7 +226,9 @@ pub fn run(
             let save_at = last_save.map_or(now, |t| t + SAVE_EVERY);
             deadline = Some(deadline.map_or(save_at, |d| d.min(save_at)));
         }
-        wake.wait(deadline, stop);
+        if !round.more {
+            wake.wait(deadline, stop);
+        }
     }
 }
 
