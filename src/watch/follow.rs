@@ -115,6 +115,9 @@ pub struct Follower {
     files: Vec<Tracked>,
     /// Checkpoints from the last run, matched to files on the first round.
     saved: Option<Vec<Checkpoint>>,
+    /// Files there when the follower was made; only these start at their end (the others
+    /// appeared later, even if before the first round).
+    present_at_start: HashSet<PathBuf>,
     /// Paths whose open failed, with the message, so each failure is reported once.
     failing: HashSet<(PathBuf, String)>,
     next_id: u64,
@@ -124,7 +127,13 @@ pub struct Follower {
 
 impl Follower {
     pub fn new(targets: Vec<String>, opts: FollowOptions, saved: Vec<Checkpoint>) -> Follower {
+        let present_at_start = targets
+            .iter()
+            .flat_map(|t| expand(t))
+            .filter(|p| p.is_file())
+            .collect();
         Follower {
+            present_at_start,
             targets,
             opts,
             files: Vec::new(),
@@ -396,7 +405,7 @@ impl Follower {
             .map(|s| s.iter().filter(|c| c.path == name).cloned().collect())
             .unwrap_or_default();
         if saved.is_empty() {
-            return if self.opts.from_start {
+            return if self.opts.from_start || !self.present_at_start.contains(path) {
                 Start::Beginning
             } else {
                 Start::End
