@@ -250,6 +250,30 @@ fn rename_rotation_drains_late_writes_and_follows_the_new_file() {
 }
 
 #[test]
+fn a_rotated_file_compressed_while_being_drained_is_read_once() {
+    let d = dirs();
+    let (path, mut w) = watching(&d, &["--kind", "mailbox"]);
+    let mut writer = OpenOptions::new().append(true).open(&path).unwrap();
+    writer.write_all(events(0..5).as_bytes()).unwrap();
+    w.expect(0..5);
+    let rotated = d.log.join("mailbox.log.2026-03-01");
+    fs::rename(&path, &rotated).unwrap();
+    writer.write_all(events(5..8).as_bytes()).unwrap();
+    drop(writer);
+    File::create(&path).unwrap();
+    w.note("following from its start");
+    assert!(Command::new("gzip")
+        .arg(&rotated)
+        .status()
+        .unwrap()
+        .success());
+    append(&path, &events(8..10));
+    w.expect(0..10);
+    let seen = w.stop();
+    assert!(seen.values().all(|&n| n == 1), "no duplicates: {seen:?}");
+}
+
+#[test]
 fn copytruncate_restarts_at_zero() {
     let d = dirs();
     let (path, mut w) = watching(&d, &[]);
