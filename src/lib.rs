@@ -20,6 +20,7 @@ pub mod output;
 pub mod parse;
 pub mod priority;
 pub mod rules;
+pub mod run;
 pub mod scan;
 pub mod search;
 pub mod sources;

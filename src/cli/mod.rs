@@ -21,6 +21,7 @@ use crate::state;
 use crate::{check, explain, sources};
 
 mod demo;
+mod run;
 mod watch;
 
 #[derive(Parser, Debug)]
@@ -89,6 +90,9 @@ pub enum Command {
     /// Replay the bundled upgrade night (six hosts) into a temporary directory while watching
     /// it: the live experience without a Zimbra server.
     Demo(demo::DemoArgs),
+    /// Run an installer (or any command) in a pseudo-terminal, exactly as run bare, and record
+    /// and match what it prints only to the terminal; its problems and fixes are listed at the end.
+    Run(run::RunArgs),
     /// Show how one event parses, which rules match it and why, and which KB entries apply.
     Explain(ExplainArgs),
     /// List or inspect the loaded rules.
@@ -223,6 +227,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Scan(a) => run_scan(g, a),
         Command::Watch(a) => watch::run(g, a),
         Command::Demo(a) => demo::run(g, a),
+        Command::Run(a) => run::run(g, a),
         Command::Explain(a) => explain::run(g, &read_text_arg(a.text.as_deref())?),
         Command::Rules {
             command: RulesCommand::List,

@@ -34,7 +34,7 @@ pub struct WatchArgs {
     /// Files or globs to follow. Default: the standard Zimbra log set (mailbox.log, audit.log,
     /// sync.log, zmmailboxd.out, nginx.log, clamd.log, freshclam.log, mysql_error.log,
     /// mysqld.log, sqlMigration.log, /var/log/zimbra.log, /tmp/install.log.*,
-    /// /tmp/zmsetup.*.log).
+    /// /tmp/zmsetup.*.log, and the consoles `zkb run` records in the data dir).
     pub paths: Vec<String>,
     /// Read files that have no checkpoint yet from their start.
     #[arg(long, conflicts_with = "from_end")]
@@ -99,8 +99,14 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         ..ScanOptions::default()
     };
     let matcher = Matcher::new(set.rules);
+    let data_dir = state::data_dir(g.data.as_deref());
     let targets = if a.paths.is_empty() {
-        STANDARD_LOGS.iter().map(|s| s.to_string()).collect()
+        let mut t: Vec<String> = STANDARD_LOGS.iter().map(|s| s.to_string()).collect();
+        // What `zkb run` records: the installer's console, live.
+        if let Some(d) = &data_dir {
+            t.push(d.join("runs").join("*.log").display().to_string());
+        }
+        t
     } else {
         a.paths.clone()
     };
@@ -116,7 +122,7 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
             ..FollowOptions::default()
         },
         poll: a.poll,
-        data_dir: state::data_dir(g.data.as_deref()),
+        data_dir,
     };
     let versions = HashMap::new();
     let printer = Printer {
