@@ -755,3 +755,31 @@ fn cut_files_give_the_same_findings_as_one_pass() {
         assert_eq!(whole, run(segment), "segment size {segment}");
     }
 }
+
+#[test]
+fn a_console_capture_with_colours_and_redraws_is_matched_as_the_admin_saw_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("install-console.typescript");
+    fs::write(
+        &capture,
+        "Checking for available license file...\r\n\
+         \x1b[1;31mERROR:\x1b[0m The ZCS Network \x1b[1mupgrade\x1b[0m requires a license to be located in\r\n\
+         /opt/zimbra/conf/ZCSLicense.xml or a license previously installed.\r\n\
+         Progress 10%\rProgress 100%\r\n",
+    )
+    .unwrap();
+    let out = zkb()
+        .args(["scan", "-q", "--format", "json"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let found = json_lines(&out.stdout);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["rule"], "license.file-not-found-installer");
+    let text = found[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("ERROR: The ZCS Network upgrade requires"),
+        "{text:?}"
+    );
+}

@@ -109,6 +109,19 @@ impl Cleaner {
     }
 }
 
+/// The text a terminal showed for `bytes` (one event of a console capture made with `script`
+/// or `tee`): escapes removed, carriage returns resolved; lines kept.
+pub fn clean_bytes(bytes: &[u8]) -> String {
+    let mut c = Cleaner::default();
+    let mut out = String::with_capacity(bytes.len());
+    c.feed(bytes, &mut out);
+    out.push_str(&c.partial());
+    if out.ends_with('\n') && !bytes.ends_with(b"\n") {
+        out.pop();
+    }
+    out
+}
+
 /// The longest valid UTF-8 prefix (invalid bytes replaced) and an incomplete tail.
 fn split_utf8(data: &[u8]) -> (String, &[u8]) {
     match std::str::from_utf8(data) {
@@ -168,6 +181,14 @@ mod tests {
         let (out, partial) = clean(&[b"\x1b[3", b"2mgr\xc3", b"\xbcn\x1b", b"[0m\nDo you? [N] "]);
         assert_eq!(out, "grün\n");
         assert_eq!(partial, "Do you? [N] ");
+    }
+
+    #[test]
+    fn a_captured_event_is_cleaned_whole() {
+        assert_eq!(
+            clean_bytes(b"\x1b[31mERROR:\x1b[0m licence\r\nnext line"),
+            "ERROR: licence\nnext line"
+        );
     }
 
     #[test]

@@ -328,7 +328,10 @@ impl Unit<'_> {
     fn scan_reader(&self, report: &mut FileReport, reader: impl Read, meta: &Meta, offset: u64) {
         let (matcher, opts) = (self.matcher, self.opts);
         let time = TimeContext::new(opts.tz.clone(), opts.year, meta.mtime);
-        let full = opts.before > 0 || opts.after > 0 || opts.unmatched;
+        // Setup logs are small, and a console capture's escapes can split a rule's literal,
+        // so each of their events is matched whole.
+        let full =
+            opts.before > 0 || opts.after > 0 || opts.unmatched || meta.kind == LogKind::Setup;
         let mut scanner = FileScanner::new(matcher, opts, time, meta, offset, full);
         scanner.index = self.index;
         let mut framer = Framer::with_chunk(reader, meta.kind, opts.chunk);
@@ -531,13 +534,17 @@ impl<'a> FileScanner<'a> {
 
     /// Handles one event; `keep_context` when -A/-B need every event's text.
     fn event(&mut self, bytes: &[u8], span: &EventSpan, keep_context: bool) {
-        let event = Event::from_bytes(
-            self.kind,
-            &bytes[span.start..span.text_end],
-            span.line,
-            span.offset,
-            span.truncated,
-        );
+        let raw = &bytes[span.start..span.text_end];
+        // A console capture (`script`, `tee`) keeps the installer's colours and progress
+        // redraws: match what the admin saw.
+        let cleaned;
+        let text = if self.kind == LogKind::Setup && memchr::memchr2(0x1b, b'\r', raw).is_some() {
+            cleaned = crate::run::clean::clean_bytes(raw);
+            cleaned.as_bytes()
+        } else {
+            raw
+        };
+        let event = Event::from_bytes(self.kind, text, span.line, span.offset, span.truncated);
         let mut matched = self.match_event(&event);
         if !matched && self.opts.unmatched {
             matched = self.unmatched_event(&event);
