@@ -278,3 +278,51 @@ fn ctrl_c_goes_to_the_installer_and_zkb_still_summarises() {
     );
     s.wait_for("license.file-not-found-installer");
 }
+
+#[test]
+fn watch_with_its_default_set_shows_the_recorded_console_live() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_zkb"))
+        .args(["watch", "--format", "json", "--normal-priority", "--data"])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = std::io::BufReader::new(watch.stderr.take().unwrap());
+    let out = std::io::BufReader::new(watch.stdout.take().unwrap());
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        err.lines()
+            .map_while(Result::ok)
+            .for_each(|l| drop(tx2.send(l)))
+    });
+    std::thread::spawn(move || {
+        out.lines()
+            .map_while(Result::ok)
+            .for_each(|l| drop(tx.send(l)))
+    });
+    let wait_line = |what: &str| {
+        let end = Instant::now() + WAIT;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(l) if l.contains(what) => return l,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("watch never printed {what:?}");
+    };
+    wait_line("runs/*.log: not there");
+    let mut s = Session::start(dir.path(), None);
+    s.wait_for("[N] ");
+    let finding = wait_line("license.file-not-found-installer");
+    assert!(finding.contains("install-console-"), "{finding}");
+    s.answer("Y");
+    assert_eq!(s.exit_code(), 3);
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
