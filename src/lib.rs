@@ -25,6 +25,7 @@ pub mod scan;
 pub mod search;
 pub mod sources;
 pub mod state;
+pub mod store;
 pub mod version;
 pub mod watch;
 

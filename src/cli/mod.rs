@@ -21,6 +21,7 @@ use crate::state;
 use crate::{check, explain, sources};
 
 mod demo;
+mod incidents;
 mod run;
 mod watch;
 
@@ -93,6 +94,11 @@ pub enum Command {
     /// Run an installer (or any command) in a pseudo-terminal, exactly as run bare, and record
     /// and match what it prints only to the terminal; its problems and fixes are listed at the end.
     Run(run::RunArgs),
+    /// List, search and show the incidents recorded by `scan --store`.
+    Incidents {
+        #[command(subcommand)]
+        command: incidents::IncidentsCommand,
+    },
     /// Show how one event parses, which rules match it and why, and which KB entries apply.
     Explain(ExplainArgs),
     /// List or inspect the loaded rules.
@@ -149,6 +155,10 @@ pub struct ScanArgs {
     /// the page cache (so mailboxd's working set stays in memory).
     #[arg(long)]
     pub low_priority: bool,
+    /// Record the findings in the incident store in the data dir (scanning the same files again
+    /// adds nothing).
+    #[arg(long)]
+    pub store: bool,
     /// Cut plain files into pieces of about this many bytes for parallel scanning (0: never).
     #[arg(long, hide = true, value_name = "BYTES")]
     pub segment_size: Option<u64>,
@@ -228,6 +238,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Watch(a) => watch::run(g, a),
         Command::Demo(a) => demo::run(g, a),
         Command::Run(a) => run::run(g, a),
+        Command::Incidents { command } => incidents::run(g, command),
         Command::Explain(a) => explain::run(g, &read_text_arg(a.text.as_deref())?),
         Command::Rules {
             command: RulesCommand::List,
@@ -398,8 +409,32 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     } else {
         None
     };
+    let mut store = if a.store {
+        let dir = state::data_dir(g.data.as_deref())
+            .context("no data directory for the incident store (set --data or ZKB_DATA)")?;
+        Some(crate::store::Store::open(&dir)?)
+    } else {
+        None
+    };
+    let mut stored = crate::store::Added::default();
     scan::scan_inputs(&inputs, &matcher, &opts, index.as_ref(), |report| {
         progress.tick(report.bytes);
+        if let Some(store) = store.as_mut() {
+            match store.add(
+                &incidents::source_identity(&report.name),
+                &matcher.rules,
+                &report.findings,
+            ) {
+                Ok(added) => {
+                    stored.new += added.new;
+                    stored.known += added.known;
+                }
+                Err(e) => {
+                    had_error = true;
+                    eprintln!("zkb: {e}");
+                }
+            }
+        }
         for e in &report.errors {
             had_error = true;
             eprintln!("zkb: {e}");
@@ -439,6 +474,12 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     };
     if !g.quiet {
         summary.print(&matcher, &style_stderr(g));
+        if store.is_some() {
+            eprintln!(
+                "zkb: stored {} new occurrence(s), {} already known",
+                stored.new, stored.known
+            );
+        }
     }
     let failed = a.fail_on.is_some_and(|s| summary.at_or_above(s) > 0);
     Ok(Outcome {

@@ -1,0 +1,115 @@
+//! `zkb incidents list|search|show`: what the incident store remembers.
+
+use std::io::{self, Write};
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+
+use super::{Global, Outcome};
+use crate::output::{escape, Format};
+use crate::state;
+use crate::store::{Incident, Store};
+use crate::watch::checkpoint::Fingerprint;
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentsCommand {
+    /// The most recent incidents.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Incidents whose title, rule, fields, host or event text match the words.
+    Search {
+        #[arg(required = true)]
+        query: Vec<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One incident with its sample event.
+    Show { id: i64 },
+}
+
+/// What identifies an input's content for the store: a fingerprint of its first KiB
+/// (decompressed), so the `.gz` of a file already stored, or the same file grown, is the same
+/// source. A file shorter than that is known by its path until it grows past it.
+pub fn source_identity(path: &str) -> String {
+    let open = || -> io::Result<Fingerprint> {
+        let f = std::fs::File::open(path)?;
+        if path.ends_with(".gz") {
+            Fingerprint::of_reader(flate2::read::MultiGzDecoder::new(f))
+        } else {
+            Fingerprint::of_file(&f)
+        }
+    };
+    match open() {
+        Ok(fp) if fp.len as usize >= crate::watch::checkpoint::FINGERPRINT_BYTES => {
+            format!("fp:{:016x}", fp.hash)
+        }
+        _ => {
+            let full = std::fs::canonicalize(path)
+                .map_or_else(|_| path.into(), |p| p.display().to_string());
+            format!("path:{full}")
+        }
+    }
+}
+
+pub fn run(g: &Global, cmd: &IncidentsCommand) -> Result<Outcome> {
+    let dir =
+        state::data_dir(g.data.as_deref()).context("no data directory (set --data or ZKB_DATA)")?;
+    let store = Store::open(&dir)?;
+    let found = match cmd {
+        IncidentsCommand::List { limit } => store.list(*limit)?,
+        IncidentsCommand::Search { query, limit } => store.search(&query.join(" "), *limit)?,
+        IncidentsCommand::Show { id } => match store.get(*id)? {
+            Some(i) => vec![i],
+            None => anyhow::bail!("no incident {id} in {}", dir.display()),
+        },
+    };
+    let out = io::stdout();
+    let mut w = io::BufWriter::new(out.lock());
+    match g.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut w, &found)?;
+            writeln!(w)?;
+        }
+        Format::Human => {
+            let full = matches!(cmd, IncidentsCommand::Show { .. });
+            for i in &found {
+                human(&mut w, i, full)?;
+            }
+            if found.is_empty() {
+                writeln!(w, "no incidents")?;
+            }
+        }
+    }
+    w.flush()?;
+    Ok(Outcome { code: 0 })
+}
+
+fn human(w: &mut impl Write, i: &Incident, full: bool) -> io::Result<()> {
+    writeln!(
+        w,
+        "#{:<5} {:<8} {:>5}x  {}  {} .. {}  {}  [{}] {}",
+        i.id,
+        i.severity.to_uppercase(),
+        i.count,
+        i.host
+            .as_deref()
+            .map_or("-".into(), |h| escape(h, false).into_owned()),
+        i.first_seen.as_deref().unwrap_or("-"),
+        i.last_seen.as_deref().unwrap_or("-"),
+        i.title,
+        i.rule,
+        escape(&i.group, false)
+    )?;
+    if full {
+        writeln!(w, "  {}:{}", escape(&i.sample_file, false), i.sample_line)?;
+        for l in i.sample.lines() {
+            writeln!(w, "  | {}", escape(l, false))?;
+        }
+        for kb in &i.kb {
+            writeln!(w, "  KB: zkb kb show {kb}")?;
+        }
+    }
+    Ok(())
+}

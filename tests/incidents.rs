@@ -1,0 +1,118 @@
+//! The incident store through the CLI: `scan --store` is idempotent (the same files, or a `.gz`
+//! of one, add nothing), findings become incidents by rule and group, and incidents can be
+//! listed, searched and shown.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+fn zkb(data: &Path, args: &[&str]) -> (String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_zkb"))
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .env("NO_COLOR", "1")
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn blob(item: u32, mailbox: u32, minute: u32) -> String {
+    format!(
+        "2026-03-15 02:{minute:02}:07,511 WARN  [qtp1-1] [name=u@example.com;mid={mailbox};] mailbox - Unable to get blob for item {item}\n\
+         com.zimbra.cs.mailbox.MailServiceException: missing blob for id: {item}, change: 1\n"
+    )
+}
+
+#[test]
+fn storing_twice_adds_nothing_and_a_gz_rotation_is_the_same_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("mailbox.log");
+    let text: String = (0..8).map(|i| blob(i, 5, i)).collect::<String>() + &blob(9, 6, 10);
+    assert!(text.len() > 1024, "a log longer than its fingerprint");
+    fs::write(&log, &text).unwrap();
+    let (_, err) = zkb(&data, &["scan", "--store", log.to_str().unwrap()]);
+    assert!(
+        err.contains("stored 9 new occurrence(s), 0 already known"),
+        "{err}"
+    );
+    let (_, err) = zkb(&data, &["scan", "--store", log.to_str().unwrap()]);
+    assert!(
+        err.contains("stored 0 new occurrence(s), 9 already known"),
+        "{err}"
+    );
+    let gz = dir.path().join("mailbox.log.2026-03-15.gz");
+    let mut enc = flate2::write::GzEncoder::new(fs::File::create(&gz).unwrap(), Default::default());
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let (_, err) = zkb(&data, &["scan", "--store", gz.to_str().unwrap()]);
+    assert!(
+        err.contains("stored 0 new occurrence(s), 9 already known"),
+        "{err}"
+    );
+    // Appended lines are new; the old ones are still known.
+    fs::write(&log, text.clone() + &blob(10, 5, 20)).unwrap();
+    let (_, err) = zkb(&data, &["scan", "--store", log.to_str().unwrap()]);
+    assert!(
+        err.contains("stored 1 new occurrence(s), 9 already known"),
+        "{err}"
+    );
+
+    let (list, _) = zkb(&data, &["incidents", "list", "--format", "json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+    let counts: Vec<(String, i64)> = list
+        .iter()
+        .map(|i| {
+            (
+                i["group"].as_str().unwrap().to_string(),
+                i["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(list.len(), 2, "mailbox 5 and mailbox 6: {counts:?}");
+    assert!(
+        counts.contains(&("5".into(), 9)) && counts.contains(&("6".into(), 1)),
+        "{counts:?}"
+    );
+
+    let (hits, _) = zkb(
+        &data,
+        &["incidents", "search", "--format", "json", "missing", "blob"],
+    );
+    let hits: Vec<serde_json::Value> = serde_json::from_str(&hits).unwrap();
+    assert_eq!(hits.len(), 2);
+    let (none, _) = zkb(&data, &["incidents", "search", "--format", "json", "slapd"]);
+    assert_eq!(none.trim(), "[]");
+    let id = list[0]["id"].to_string();
+    let (shown, _) = zkb(&data, &["incidents", "show", &id]);
+    assert!(
+        shown.contains("missing blob for id") && shown.contains("zkb kb show"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn occurrences_far_apart_are_separate_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("mailbox.log");
+    // Same mailbox: 02:00 and 02:10 join; 02:59 is more than 30 minutes after 02:10.
+    fs::write(&log, blob(1, 5, 0) + &blob(2, 5, 10) + &blob(3, 5, 59)).unwrap();
+    zkb(&data, &["scan", "--store", log.to_str().unwrap()]);
+    let (list, _) = zkb(&data, &["incidents", "list", "--format", "json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+    let mut counts: Vec<i64> = list.iter().map(|i| i["count"].as_i64().unwrap()).collect();
+    counts.sort();
+    assert_eq!(counts, [1, 2]);
+}
