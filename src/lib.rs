@@ -19,6 +19,7 @@ pub mod matcher;
 pub mod output;
 pub mod parse;
 pub mod priority;
+pub mod report;
 pub mod rules;
 pub mod run;
 pub mod scan;

@@ -84,6 +84,8 @@ pub struct Incident {
     pub count: i64,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
+    #[serde(skip)]
+    pub first_ms: Option<i64>,
     pub kb: Vec<String>,
     pub sample_file: String,
     pub sample_line: i64,
@@ -287,6 +289,43 @@ impl Store {
         )
     }
 
+    /// Incidents seen within `[since, until]` (milliseconds; either open), oldest first.
+    pub fn between(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<Incident>, StoreError> {
+        self.query(
+            &format!(
+                "{SELECT} WHERE (?1 IS NULL OR COALESCE(last_ms, ?1) >= ?1)
+                   AND (?2 IS NULL OR COALESCE(first_ms, ?2) <= ?2)
+                 ORDER BY COALESCE(first_ms, 0), id"
+            ),
+            params![since, until],
+        )
+    }
+
+    /// Times and severities of the occurrences within `[since, until]` (for the timeline).
+    pub fn occurrence_times(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT o.ts_ms, i.severity FROM occurrences o JOIN incidents i ON i.id = o.incident
+                 WHERE o.ts_ms IS NOT NULL AND (?1 IS NULL OR o.ts_ms >= ?1)
+                   AND (?2 IS NULL OR o.ts_ms <= ?2)
+                 ORDER BY o.ts_ms",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![since, until], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     /// One incident.
     pub fn get(&self, id: i64) -> Result<Option<Incident>, StoreError> {
         Ok(self
@@ -327,6 +366,7 @@ fn incident_row(row: &rusqlite::Row) -> rusqlite::Result<Incident> {
             .join(" "),
         count: row.get(6)?,
         first_seen: time(row.get(7)?),
+        first_ms: row.get(7)?,
         last_seen: time(row.get(8)?),
         kb: serde_json::from_str(&kb).unwrap_or_default(),
         sample_file: row.get(10)?,

@@ -29,7 +29,7 @@ fn zkb(data: &Path, args: &[&str]) -> (String, String) {
 
 fn blob(item: u32, mailbox: u32, minute: u32) -> String {
     format!(
-        "2026-03-15 02:{minute:02}:07,511 WARN  [qtp1-1] [name=u@example.com;mid={mailbox};] mailbox - Unable to get blob for item {item}\n\
+        "2026-03-15 02:{minute:02}:07,511 WARN  [qtp1-1] [name=u{item}@example.com;mid={mailbox};] mailbox - Unable to get blob for item {item}\n\
          com.zimbra.cs.mailbox.MailServiceException: missing blob for id: {item}, change: 1\n"
     )
 }
@@ -115,4 +115,35 @@ fn occurrences_far_apart_are_separate_incidents() {
     let mut counts: Vec<i64> = list.iter().map(|i| i["count"].as_i64().unwrap()).collect();
     counts.sort();
     assert_eq!(counts, [1, 2]);
+}
+
+#[test]
+fn the_report_is_self_contained_and_shows_hostile_log_text_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("mailbox.log");
+    let hostile = "2026-03-15 02:00:07,511 WARN  [qtp1-1] [name=<script>alert(1)</script>@example.com;mid=5;ua=\"><img src=x onerror=alert(2)>;] mailbox - Unable to get blob for item 1\n\
+         com.zimbra.cs.mailbox.MailServiceException: missing blob for id: 1, change: 1\n";
+    fs::write(&log, hostile.to_string() + &blob(2, 5, 1)).unwrap();
+    zkb(&data, &["scan", "--store", log.to_str().unwrap()]);
+    let page = dir.path().join("report.html");
+    zkb(&data, &["report", "--html", page.to_str().unwrap()]);
+    let html = fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<svg"), "a timeline");
+    assert!(
+        !html.contains("<script") && !html.contains("<img"),
+        "log text is escaped"
+    );
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing external"
+    );
+    assert!(html.contains("Fix:"), "incidents come with their fix");
+    let md = dir.path().join("report.md");
+    zkb(&data, &["report", "--redact", "--md", md.to_str().unwrap()]);
+    let md = fs::read_to_string(&md).unwrap();
+    assert!(!md.contains("</script>@"), "{md}");
+    assert!(md.contains("name=<account>"), "{md}");
 }

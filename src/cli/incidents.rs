@@ -113,3 +113,100 @@ fn human(w: &mut impl Write, i: &Incident, full: bool) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// Start of the window (same forms as scan --since). Default: everything stored.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// End of the window.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Write a self-contained HTML page here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+    /// Write Markdown here.
+    #[arg(long, value_name = "FILE")]
+    pub md: Option<std::path::PathBuf>,
+    /// Mask accounts, e-mail addresses and IPs (for a report that leaves the team).
+    #[arg(long)]
+    pub redact: bool,
+}
+
+pub fn report(g: &Global, a: &ReportArgs) -> Result<Outcome> {
+    let dir =
+        state::data_dir(g.data.as_deref()).context("no data directory (set --data or ZKB_DATA)")?;
+    let store = Store::open(&dir)?;
+    let tz = super::time_zone(g)?;
+    let ms = |s: &Option<String>| -> Result<Option<i64>> {
+        s.as_deref()
+            .map(|s| super::parse_time(s, &tz).map(|t| t.as_millisecond()))
+            .transpose()
+    };
+    let (since, until) = (ms(&a.since)?, ms(&a.until)?);
+    let incidents = store.between(since, until)?;
+    let times = store.occurrence_times(since, until)?;
+    let kb = super::load_kb_only(g);
+    let data = crate::report::ReportData {
+        title: format!(
+            "zkb report: {} .. {}",
+            a.since.as_deref().unwrap_or("the first stored event"),
+            a.until.as_deref().unwrap_or("the last")
+        ),
+        incidents: &incidents,
+        times: &times,
+        kb: &kb,
+        redact: a.redact,
+    };
+    if let Some(p) = &a.md {
+        std::fs::write(p, markdown(&data)).with_context(|| format!("writing {}", p.display()))?;
+    }
+    match &a.html {
+        Some(p) => std::fs::write(p, crate::report::to_html(&data))
+            .with_context(|| format!("writing {}", p.display()))?,
+        None if a.md.is_none() => {
+            io::stdout().write_all(crate::report::to_html(&data).as_bytes())?
+        }
+        None => {}
+    }
+    if !g.quiet {
+        eprintln!("zkb: report of {} incidents", incidents.len());
+    }
+    Ok(Outcome { code: 0 })
+}
+
+fn markdown(d: &crate::report::ReportData) -> String {
+    let clean = |t: &str| {
+        let t = if d.redact {
+            crate::report::redact(t)
+        } else {
+            t.to_string()
+        };
+        t.replace('`', "'")
+    };
+    let mut s = format!("# {}\n\n", d.title);
+    for i in d.incidents {
+        s.push_str(&format!(
+            "## {} {} ({}x, {})\n\n`{}` on {} from {} to {}\n\n```\n{}\n```\n\n",
+            i.severity.to_uppercase(),
+            i.title,
+            i.count,
+            i.rule,
+            clean(&i.group),
+            clean(i.host.as_deref().unwrap_or("-")),
+            i.first_seen.as_deref().unwrap_or("-"),
+            i.last_seen.as_deref().unwrap_or("-"),
+            clean(&i.sample)
+        ));
+        for id in &i.kb {
+            if let Some(e) = d.kb.get(id) {
+                s.push_str(&format!(
+                    "Fix ({}):\n\n{}\n\n",
+                    e.title(),
+                    e.section("Fix").unwrap_or("")
+                ));
+            }
+        }
+    }
+    s
+}

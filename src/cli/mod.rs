@@ -99,6 +99,8 @@ pub enum Command {
         #[command(subcommand)]
         command: incidents::IncidentsCommand,
     },
+    /// A self-contained HTML (or Markdown) report of a time window from the incident store.
+    Report(incidents::ReportArgs),
     /// Show how one event parses, which rules match it and why, and which KB entries apply.
     Explain(ExplainArgs),
     /// List or inspect the loaded rules.
@@ -239,6 +241,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Demo(a) => demo::run(g, a),
         Command::Run(a) => run::run(g, a),
         Command::Incidents { command } => incidents::run(g, command),
+        Command::Report(a) => incidents::report(g, a),
         Command::Explain(a) => explain::run(g, &read_text_arg(a.text.as_deref())?),
         Command::Rules {
             command: RulesCommand::List,

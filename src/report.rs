@@ -1,0 +1,268 @@
+//! `zkb report`: a self-contained HTML page (or Markdown) of a time window from the incident
+//! store: a timeline drawn as inline SVG (occurrences per interval stacked by severity, first
+//! occurrences of incidents marked), a table per host, and every incident with its KB fix. No
+//! script, no external style or font. Log text is attacker-controlled: every piece of it goes
+//! through [`html`]; `--redact` masks accounts, addresses and IPs first.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::kb::Kb;
+use crate::rules::Severity;
+use crate::store::Incident;
+
+/// Intervals in the timeline.
+const BINS: usize = 48;
+
+/// What the report shows.
+pub struct ReportData<'a> {
+    pub title: String,
+    pub incidents: &'a [Incident],
+    /// Occurrence times (ms) and severities.
+    pub times: &'a [(i64, String)],
+    pub kb: &'a Kb,
+    pub redact: bool,
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Masks e-mail addresses, `name=` accounts and IPv4 addresses.
+pub fn redact(text: &str) -> String {
+    use std::sync::OnceLock;
+    static RES: OnceLock<[regex::Regex; 3]> = OnceLock::new();
+    let [mail, name, ip] = RES.get_or_init(|| {
+        [
+            regex::Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+").expect("valid"),
+            regex::Regex::new(r"(name|account|user)=[^;\],\s]+").expect("valid"),
+            regex::Regex::new(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b").expect("valid"),
+        ]
+    });
+    let t = mail.replace_all(text, "<account>");
+    let t = name.replace_all(&t, "$1=<account>");
+    ip.replace_all(&t, "<ip>").into_owned()
+}
+
+fn shown(d: &ReportData, text: &str) -> String {
+    if d.redact {
+        html(&redact(text))
+    } else {
+        html(text)
+    }
+}
+
+fn color(sev: &str) -> &'static str {
+    match sev {
+        "critical" => "#b71c1c",
+        "high" => "#e65100",
+        "medium" => "#f9a825",
+        "low" => "#0277bd",
+        _ => "#9e9e9e",
+    }
+}
+
+/// The HTML page.
+pub fn to_html(d: &ReportData) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{CSS}</style></head><body>\n<h1>{}</h1>\n",
+        html(&d.title),
+        html(&d.title)
+    );
+    let _ = writeln!(
+        s,
+        "<p>{} incidents, {} occurrences.</p>",
+        d.incidents.len(),
+        d.incidents.iter().map(|i| i.count).sum::<i64>()
+    );
+    s.push_str(&timeline(d));
+    s.push_str(&hosts_tables(d));
+    s.push_str("<h2>Incidents and fixes</h2>\n");
+    for i in d.incidents {
+        incident_section(&mut s, d, i);
+    }
+    s.push_str("</body></html>\n");
+    s
+}
+
+fn timeline(d: &ReportData) -> String {
+    let (Some(first), Some(last)) = (d.times.first(), d.times.last()) else {
+        return "<p>No timed occurrences in this window.</p>\n".into();
+    };
+    let (t0, t1) = (first.0, last.0.max(first.0 + 1));
+    let width = (t1 - t0) as f64 / BINS as f64;
+    let mut bins = vec![[0u32; 5]; BINS];
+    for (t, sev) in d.times {
+        let b = (((t - t0) as f64 / width) as usize).min(BINS - 1);
+        let k = Severity::parse(sev).map_or(0, |s| s as usize);
+        bins[b][k] += 1;
+    }
+    let max = bins
+        .iter()
+        .map(|b| b.iter().sum::<u32>())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let (w, h) = (960.0, 200.0);
+    let bw = w / BINS as f64;
+    let mut svg = format!(
+        "<h2>Timeline</h2>\n<svg viewBox=\"0 0 {w} {}\" role=\"img\" aria-label=\"occurrences over time, stacked by severity\">\n",
+        h + 30.0
+    );
+    for (i, b) in bins.iter().enumerate() {
+        let mut y = h;
+        for k in (0..5).rev() {
+            if b[k] == 0 {
+                continue;
+            }
+            let bh = b[k] as f64 / max as f64 * (h - 10.0);
+            y -= bh;
+            let sev = Severity::ALL[k].as_str();
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"{}\"><title>{} {sev}</title></rect>",
+                i as f64 * bw,
+                bw - 1.0,
+                color(sev),
+                b[k]
+            );
+        }
+    }
+    for inc in d.incidents {
+        if let Some(f) = inc.first_ms.filter(|f| (t0..=t1).contains(f)) {
+            let x = (f - t0) as f64 / (t1 - t0) as f64 * w;
+            let _ = writeln!(
+                svg,
+                "<path d=\"M{x:.1} {} l-4 8 h8 z\" fill=\"{}\"><title>first: {}</title></path>",
+                h + 2.0,
+                color(&inc.severity),
+                html(&inc.title)
+            );
+        }
+    }
+    let label = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .map_or_else(|_| "?".into(), |t| t.strftime("%Y-%m-%d %H:%M").to_string())
+    };
+    let _ = writeln!(
+        svg,
+        "<text x=\"0\" y=\"{}\" class=\"axis\">{}</text><text x=\"{w}\" y=\"{}\" text-anchor=\"end\" class=\"axis\">{}</text></svg>",
+        h + 26.0,
+        label(t0),
+        h + 26.0,
+        label(t1)
+    );
+    svg.push_str("<p class=\"legend\">");
+    for sev in Severity::ALL.iter().rev() {
+        let _ = write!(
+            svg,
+            "<span style=\"color:{}\">&#9632;</span> {} ",
+            color(sev.as_str()),
+            sev.as_str()
+        );
+    }
+    svg.push_str(" &#9650; first occurrence of an incident</p>\n");
+    svg
+}
+
+fn hosts_tables(d: &ReportData) -> String {
+    let mut by_host: BTreeMap<String, Vec<&Incident>> = BTreeMap::new();
+    for i in d.incidents {
+        by_host
+            .entry(i.host.clone().unwrap_or_else(|| "-".into()))
+            .or_default()
+            .push(i);
+    }
+    let mut s = String::from("<h2>By host</h2>\n");
+    for (host, list) in by_host {
+        let _ = write!(
+            s,
+            "<h3>{}</h3>\n<div class=\"scroll\"><table><tr><th>severity</th><th>count</th><th>first seen</th><th>problem</th></tr>\n",
+            html(&host)
+        );
+        for i in list {
+            let _ = writeln!(
+                s,
+                "<tr><td class=\"sev\" style=\"color:{}\">{}</td><td>{}</td><td>{}</td><td><a href=\"#i{}\">{}</a></td></tr>",
+                color(&i.severity),
+                html(&i.severity),
+                i.count,
+                html(i.first_seen.as_deref().unwrap_or("-")),
+                i.id,
+                html(&i.title)
+            );
+        }
+        s.push_str("</table></div>\n");
+    }
+    s
+}
+
+fn incident_section(s: &mut String, d: &ReportData, i: &Incident) {
+    let _ = write!(
+        s,
+        "<section id=\"i{}\"><h3><span style=\"color:{}\">{}</span> {}</h3>\n\
+         <p>{} &middot; {} &times; &middot; {} .. {} &middot; <code>{}</code> {}</p>\n<pre>{}</pre>\n",
+        i.id,
+        color(&i.severity),
+        html(&i.severity.to_uppercase()),
+        html(&i.title),
+        shown(d, i.host.as_deref().unwrap_or("-")),
+        i.count,
+        html(i.first_seen.as_deref().unwrap_or("-")),
+        html(i.last_seen.as_deref().unwrap_or("-")),
+        html(&i.rule),
+        shown(d, &i.group),
+        shown(d, &i.sample)
+    );
+    for id in &i.kb {
+        if let Some(e) = d.kb.get(id) {
+            let _ = write!(
+                s,
+                "<h4>Fix: {}</h4>\n<pre class=\"fix\">{}</pre>\n",
+                html(e.title()),
+                html(e.section("Fix").unwrap_or(""))
+            );
+        }
+    }
+    s.push_str("</section>\n");
+}
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:70rem;margin:auto;padding:1rem;line-height:1.4}\
+pre{white-space:pre-wrap;word-break:break-word;background:#f5f5f5;padding:.5rem;font-size:.85rem}\
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.25rem;text-align:left;vertical-align:top}\
+.scroll{overflow-x:auto}svg{width:100%;height:auto}.axis{font-size:12px}.sev{font-weight:bold}\
+section{border-top:1px solid #ccc;margin-top:1rem}@media print{a{color:inherit;text-decoration:none}section{break-inside:avoid}}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_text_is_escaped_and_redacted() {
+        assert_eq!(
+            html(r#"<script>alert(1)</script>"><img src=x onerror=alert(2)>"#),
+            "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"
+        );
+        assert_eq!(
+            redact("[name=ann@example.com;ip=10.0.0.5;] from 203.0.113.9"),
+            "[name=<account>;ip=<ip>;] from <ip>"
+        );
+    }
+}
