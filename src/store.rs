@@ -50,7 +50,7 @@ CREATE TABLE occurrences (
     UNIQUE(source, offset, rule)
 );
 CREATE INDEX occurrences_by_incident ON occurrences(incident);
-CREATE VIRTUAL TABLE incidents_fts USING fts5(title, rule, fields, host, text, content='');
+CREATE VIRTUAL TABLE incidents_fts USING fts5(title, rule, fields, host, text, content='', contentless_delete=1);
 ";
 
 /// Errors of the store.
@@ -322,6 +322,55 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params![since, until], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Deletes incidents whose last occurrence is older than `before_ms`, with their
+    /// occurrences; returns how many incidents went.
+    pub fn prune(&mut self, before_ms: i64) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        let old = "SELECT id FROM incidents WHERE last_ms IS NOT NULL AND last_ms < ?1";
+        tx.execute(
+            &format!("DELETE FROM occurrences WHERE incident IN ({old})"),
+            params![before_ms],
+        )
+        .map_err(err)?;
+        tx.execute(
+            &format!("DELETE FROM incidents_fts WHERE rowid IN ({old})"),
+            params![before_ms],
+        )
+        .map_err(err)?;
+        let n = tx
+            .execute(
+                &old.replace("SELECT id FROM", "DELETE FROM"),
+                params![before_ms],
+            )
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(n)
+    }
+
+    /// Occurrence counts grouped by `by` (`rule`, `host`, `severity` or `day`), largest first.
+    pub fn stats(&self, by: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let column = match by {
+            "rule" => "i.rule",
+            "host" => "COALESCE(i.host, '-')",
+            "severity" => "i.severity",
+            _ => "COALESCE(date(o.ts_ms / 1000, 'unixepoch'), '-')",
+        };
+        let sql = format!(
+            "SELECT {column} AS k, COUNT(*) FROM occurrences o JOIN incidents i ON i.id = o.incident
+             GROUP BY k ORDER BY COUNT(*) DESC, k"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }

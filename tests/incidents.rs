@@ -147,3 +147,30 @@ fn the_report_is_self_contained_and_shows_hostile_log_text_as_text() {
     assert!(!md.contains("</script>@"), "{md}");
     assert!(md.contains("name=<account>"), "{md}");
 }
+
+#[test]
+fn stats_count_and_prune_forgets_old_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("mailbox.log");
+    fs::write(&log, blob(1, 5, 0) + &blob(2, 6, 1)).unwrap();
+    zkb(&data, &["scan", "--store", log.to_str().unwrap()]);
+    let (stats, _) = zkb(&data, &["incidents", "stats", "--format", "json"]);
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["rule"]["store.missing-blob-for-id"], 2);
+    assert_eq!(stats["day"]["2026-03-15"], 2);
+    // The events are from March 2026: ten years' retention keeps them, a day's does not.
+    zkb(&data, &["incidents", "prune", "--keep", "3650d"]);
+    let (list, _) = zkb(&data, &["incidents", "list", "--format", "json"]);
+    assert_eq!(
+        serde_json::from_str::<Vec<serde_json::Value>>(&list)
+            .unwrap()
+            .len(),
+        2
+    );
+    zkb(&data, &["incidents", "prune", "--keep", "1d"]);
+    let (list, _) = zkb(&data, &["incidents", "list", "--format", "json"]);
+    assert_eq!(list.trim(), "[]");
+    let (hits, _) = zkb(&data, &["incidents", "search", "--format", "json", "blob"]);
+    assert_eq!(hits.trim(), "[]", "the search index forgets them too");
+}

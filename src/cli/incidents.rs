@@ -27,6 +27,13 @@ pub enum IncidentsCommand {
     },
     /// One incident with its sample event.
     Show { id: i64 },
+    /// Occurrence counts by rule, host, severity and day.
+    Stats,
+    /// Forget incidents last seen longer ago than this (e.g. 90d).
+    Prune {
+        #[arg(long, value_name = "AGE")]
+        keep: String,
+    },
 }
 
 /// What identifies an input's content for the store: a fingerprint of its first KiB
@@ -56,7 +63,21 @@ pub fn source_identity(path: &str) -> String {
 pub fn run(g: &Global, cmd: &IncidentsCommand) -> Result<Outcome> {
     let dir =
         state::data_dir(g.data.as_deref()).context("no data directory (set --data or ZKB_DATA)")?;
-    let store = Store::open(&dir)?;
+    let mut store = Store::open(&dir)?;
+    match cmd {
+        IncidentsCommand::Stats => return stats(g, &store),
+        IncidentsCommand::Prune { keep } => {
+            let age = crate::rules::parse_duration(keep)
+                .with_context(|| format!("{keep:?} is not an age (use 90d, 12h)"))?;
+            let cut = jiff::Timestamp::now().as_millisecond() - age.as_millis() as i64;
+            let n = store.prune(cut)?;
+            if !g.quiet {
+                eprintln!("zkb: pruned {n} incident(s) last seen before {keep} ago");
+            }
+            return Ok(Outcome { code: 0 });
+        }
+        _ => {}
+    }
     let found = match cmd {
         IncidentsCommand::List { limit } => store.list(*limit)?,
         IncidentsCommand::Search { query, limit } => store.search(&query.join(" "), *limit)?,
@@ -64,6 +85,7 @@ pub fn run(g: &Global, cmd: &IncidentsCommand) -> Result<Outcome> {
             Some(i) => vec![i],
             None => anyhow::bail!("no incident {id} in {}", dir.display()),
         },
+        IncidentsCommand::Stats | IncidentsCommand::Prune { .. } => unreachable!("handled above"),
     };
     let out = io::stdout();
     let mut w = io::BufWriter::new(out.lock());
@@ -84,6 +106,32 @@ pub fn run(g: &Global, cmd: &IncidentsCommand) -> Result<Outcome> {
     }
     w.flush()?;
     Ok(Outcome { code: 0 })
+}
+
+fn stats(g: &Global, store: &Store) -> Result<Outcome> {
+    let mut all = serde_json::Map::new();
+    let mut text = String::new();
+    for by in ["severity", "rule", "host", "day"] {
+        let rows = store.stats(by)?;
+        text.push_str(&format!("by {by}:\n"));
+        for (k, n) in &rows {
+            text.push_str(&format!("  {n:>8}  {}\n", escape(k, false)));
+        }
+        all.insert(
+            by.to_string(),
+            rows.into_iter()
+                .map(|(k, n)| (k, serde_json::Value::from(n)))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        );
+    }
+    if g.format == Format::Json {
+        text = format!("{}\n", serde_json::Value::Object(all));
+    }
+    match io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(Outcome { code: 0 }),
+    }
 }
 
 fn human(w: &mut impl Write, i: &Incident, full: bool) -> io::Result<()> {
