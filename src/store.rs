@@ -86,6 +86,8 @@ pub struct Incident {
     pub last_seen: Option<String>,
     #[serde(skip)]
     pub first_ms: Option<i64>,
+    #[serde(skip)]
+    pub last_ms: Option<i64>,
     pub kb: Vec<String>,
     pub sample_file: String,
     pub sample_line: i64,
@@ -416,6 +418,7 @@ fn incident_row(row: &rusqlite::Row) -> rusqlite::Result<Incident> {
         count: row.get(6)?,
         first_seen: time(row.get(7)?),
         first_ms: row.get(7)?,
+        last_ms: row.get(8)?,
         last_seen: time(row.get(8)?),
         kb: serde_json::from_str(&kb).unwrap_or_default(),
         sample_file: row.get(10)?,

@@ -174,3 +174,46 @@ fn stats_count_and_prune_forgets_old_incidents() {
     let (hits, _) = zkb(&data, &["incidents", "search", "--format", "json", "blob"]);
     assert_eq!(hits.trim(), "[]", "the search index forgets them too");
 }
+
+#[test]
+fn list_and_search_filter_by_time_rule_and_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("mailbox.log");
+    // Mailbox 5 at 02:00, mailbox 6 at 02:50 (two incidents of one rule).
+    fs::write(&log, blob(1, 5, 0) + &blob(2, 6, 50)).unwrap();
+    zkb(&data, &["scan", "--store", log.to_str().unwrap()]);
+    let count = |args: &[&str]| -> usize {
+        let (out, _) = zkb(&data, args);
+        serde_json::from_str::<Vec<serde_json::Value>>(&out)
+            .unwrap()
+            .len()
+    };
+    let list = ["incidents", "list", "--format", "json"];
+    assert_eq!(count(&list), 2);
+    assert_eq!(
+        count(&[&list[..], &["--since", "2026-03-15T02:30:00Z"]].concat()),
+        1
+    );
+    assert_eq!(
+        count(&[&list[..], &["--until", "2026-03-15T02:30:00Z"]].concat()),
+        1
+    );
+    assert_eq!(count(&[&list[..], &["--rule", "store.*"]].concat()), 2);
+    assert_eq!(count(&[&list[..], &["--rule", "ldap.*"]].concat()), 0);
+    assert_eq!(
+        count(&[&list[..], &["--min-severity", "critical"]].concat()),
+        2
+    );
+    assert_eq!(count(&[&list[..], &["--host", "no-such-host"]].concat()), 0);
+    let search = [
+        "incidents",
+        "search",
+        "--format",
+        "json",
+        "--since",
+        "2026-03-15T02:30:00Z",
+        "blob",
+    ];
+    assert_eq!(count(&search), 1);
+}

@@ -17,6 +17,8 @@ pub enum IncidentsCommand {
     List {
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        #[command(flatten)]
+        filter: Filter,
     },
     /// Incidents whose title, rule, fields, host or event text match the words.
     Search {
@@ -24,6 +26,8 @@ pub enum IncidentsCommand {
         query: Vec<String>,
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        #[command(flatten)]
+        filter: Filter,
     },
     /// One incident with its sample event.
     Show { id: i64 },
@@ -35,6 +39,66 @@ pub enum IncidentsCommand {
         keep: String,
     },
 }
+
+/// Which incidents `list` and `search` show.
+#[derive(clap::Args, Debug, Default)]
+pub struct Filter {
+    /// Only incidents seen at or after this time (RFC 3339, a date, or an age like 2h, 7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only incidents seen at or before this time.
+    #[arg(long)]
+    until: Option<String>,
+    /// Only this host.
+    #[arg(long)]
+    host: Option<String>,
+    /// Only these rules (an id, or a prefix ending in `*`).
+    #[arg(long)]
+    rule: Option<String>,
+    /// Only incidents at or above this severity.
+    #[arg(long, value_parser = super::parse_severity)]
+    min_severity: Option<crate::rules::Severity>,
+}
+
+impl Filter {
+    /// Keeps the incidents the filter lets through, at most `limit`.
+    fn apply(&self, g: &Global, found: Vec<Incident>, limit: usize) -> Result<Vec<Incident>> {
+        let tz = super::time_zone(g)?;
+        let ms = |s: &Option<String>| -> Result<Option<i64>> {
+            s.as_deref()
+                .map(|s| super::parse_time(s, &tz).map(|t| t.as_millisecond()))
+                .transpose()
+        };
+        let (since, until) = (ms(&self.since)?, ms(&self.until)?);
+        let rule_ok = |id: &str| match self.rule.as_deref() {
+            None => true,
+            Some(r) => match r.strip_suffix('*') {
+                Some(prefix) => id.starts_with(prefix),
+                None => id == r,
+            },
+        };
+        Ok(found
+            .into_iter()
+            .filter(|i| since.is_none_or(|s| i.last_ms.is_none_or(|l| l >= s)))
+            .filter(|i| until.is_none_or(|u| i.first_ms.is_none_or(|f| f <= u)))
+            .filter(|i| {
+                self.host
+                    .as_ref()
+                    .is_none_or(|h| i.host.as_ref() == Some(h))
+            })
+            .filter(|i| rule_ok(&i.rule))
+            .filter(|i| {
+                self.min_severity.is_none_or(|m| {
+                    crate::rules::Severity::parse(&i.severity).is_some_and(|s| s >= m)
+                })
+            })
+            .take(limit)
+            .collect())
+    }
+}
+
+/// Incidents fetched before filtering.
+const FETCH: usize = 100_000;
 
 /// What identifies an input's content for the store: a fingerprint of its first KiB
 /// (decompressed), so the `.gz` of a file already stored, or the same file grown, is the same
@@ -79,8 +143,12 @@ pub fn run(g: &Global, cmd: &IncidentsCommand) -> Result<Outcome> {
         _ => {}
     }
     let found = match cmd {
-        IncidentsCommand::List { limit } => store.list(*limit)?,
-        IncidentsCommand::Search { query, limit } => store.search(&query.join(" "), *limit)?,
+        IncidentsCommand::List { limit, filter } => filter.apply(g, store.list(FETCH)?, *limit)?,
+        IncidentsCommand::Search {
+            query,
+            limit,
+            filter,
+        } => filter.apply(g, store.search(&query.join(" "), FETCH)?, *limit)?,
         IncidentsCommand::Show { id } => match store.get(*id)? {
             Some(i) => vec![i],
             None => anyhow::bail!("no incident {id} in {}", dir.display()),
