@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::{load, style, Global, Outcome};
+use super::{load, Global, Outcome};
 use crate::demo::Replay;
 use crate::matcher::Matcher;
-use crate::output::{escape, Format, Printer};
+use crate::output::{escape, Format};
 use crate::scan::{Finding, ScanOptions};
 use crate::watch::follow::FollowOptions;
 use crate::watch::{self, Message, WatchOptions};
@@ -63,14 +63,7 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
         data_dir: Some(temp.0.join("data")),
     };
     let versions = HashMap::new();
-    let printer = Printer {
-        format: g.format,
-        style: style(g),
-        verbose: g.verbose,
-        kb: &kb,
-        matcher: &matcher,
-        versions: &versions,
-    };
+    let printer = super::printer(g, &kb, &matcher, &versions);
     if !g.quiet {
         eprintln!(
             "zkb demo: replaying {} events of an upgrade night from 6 hosts into {} over {:.0} s (Ctrl-C to stop)",

@@ -319,6 +319,23 @@ fn user_dir(what: &str) -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// The printer of findings the global flags ask for.
+pub fn printer<'a>(
+    g: &Global,
+    kb: &'a Kb,
+    matcher: &'a Matcher,
+    versions: &'a std::collections::HashMap<String, crate::version::Version>,
+) -> Printer<'a> {
+    Printer {
+        format: g.format,
+        style: style(g),
+        verbose: g.verbose,
+        kb,
+        matcher,
+        versions,
+    }
+}
+
 pub fn style(g: &Global) -> Style {
     let no_color = g.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     Style {
@@ -394,14 +411,7 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         eprintln!("zkb: {e}");
     }
     let versions = crate::version::detect_hosts(&inputs);
-    let printer = Printer {
-        format: g.format,
-        style: style(g),
-        verbose: g.verbose,
-        kb: &kb,
-        matcher: &matcher,
-        versions: &versions,
-    };
+    let printer = printer(g, &kb, &matcher, &versions);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut summary = Summary::new(matcher.rules.len());

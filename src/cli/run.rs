@@ -15,7 +15,7 @@ use crate::matcher::Matcher;
 use crate::output::{escape, json_finding, Style};
 use crate::rules::Rule;
 use crate::run::{self, RunOptions};
-use crate::scan::{group_key, Finding, ScanOptions};
+use crate::scan::{Finding, ScanOptions};
 use crate::state;
 use crate::watch::alert::Alerter;
 
@@ -105,13 +105,7 @@ fn notifier(cmd: Option<String>, matcher: Arc<Matcher>, kb: Arc<Kb>) -> run::OnF
         let rule = &matcher.rules[r];
         let json = json_finding(f, Some(rule), &kb, None);
         if let Ok(bytes) = serde_json::to_vec(&json) {
-            alerter.finding(
-                &rule.id,
-                rule.severity.as_str(),
-                group_key(rule, f),
-                &bytes,
-                std::time::Instant::now(),
-            );
+            alerter.alert(rule, f, &bytes);
         }
     })
 }

@@ -9,12 +9,12 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use super::{load, parse_severity, style, time_zone, Global, Outcome};
+use super::{load, parse_severity, time_zone, Global, Outcome};
 use crate::dashboard::{self, Update};
 use crate::matcher::Matcher;
 use crate::output::{escape, Format, Printer};
 use crate::rules::{parse_duration, Severity};
-use crate::scan::{group_key, Finding, ScanOptions};
+use crate::scan::{Finding, ScanOptions};
 use crate::state;
 use crate::watch::alert::Alerter;
 use crate::watch::follow::FollowOptions;
@@ -125,14 +125,7 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         data_dir,
     };
     let versions = HashMap::new();
-    let printer = Printer {
-        format: g.format,
-        style: style(g),
-        verbose: g.verbose,
-        kb: &kb,
-        matcher: &matcher,
-        versions: &versions,
-    };
+    let printer = super::printer(g, &kb, &matcher, &versions);
     let stop = watch::stop_on_signals();
     let mut alerter = a
         .exec
@@ -238,12 +231,5 @@ pub(super) fn run_dashboard(
 fn alert(alerter: &mut Alerter, printer: &Printer, f: &Finding) -> Option<String> {
     let rule = &printer.matcher.rules[f.rule?];
     let json = crate::output::json_finding(f, Some(rule), printer.kb, printer.release(f));
-    let bytes = serde_json::to_vec(&json).ok()?;
-    alerter.finding(
-        &rule.id,
-        rule.severity.as_str(),
-        group_key(rule, f),
-        &bytes,
-        std::time::Instant::now(),
-    )
+    alerter.alert(rule, f, &serde_json::to_vec(&json).ok()?)
 }

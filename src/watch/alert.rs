@@ -33,6 +33,23 @@ impl Alerter {
         }
     }
 
+    /// A finding of `rule` (`json`: its `--format json` line); runs the command if its
+    /// incident is new. Returns what is worth saying.
+    pub fn alert(
+        &mut self,
+        rule: &crate::rules::Rule,
+        finding: &crate::scan::Finding,
+        json: &[u8],
+    ) -> Option<String> {
+        self.finding(
+            &rule.id,
+            rule.severity.as_str(),
+            crate::scan::group_key(rule, finding),
+            json,
+            Instant::now(),
+        )
+    }
+
     /// A finding of `rule` in `group`; runs the command if the incident is new. Returns what
     /// is worth saying (a failure to start, incidents dropped by the limit).
     pub fn finding(
