@@ -1,6 +1,7 @@
 //! `zkb report`: a self-contained HTML page (or Markdown) of a time window from the incident
 //! store: a timeline drawn as inline SVG (occurrences per interval stacked by severity, first
-//! occurrences of incidents marked), a table per host, and every incident with its KB fix. No
+//! occurrences of incidents marked), a table per host, every incident with the values of its
+//! fields, a sample event in its context and its KB fix, and the error events no rule knew. No
 //! script, no external style or font. Log text is attacker-controlled: every piece of it goes
 //! through [`html`]; `--redact` masks accounts, addresses and IPs first.
 
@@ -9,6 +10,7 @@ use std::fmt::Write;
 
 use crate::kb::Kb;
 use crate::rules::Severity;
+use crate::store::query::{FieldValues, Sample, Unknown};
 use crate::store::Incident;
 
 /// Intervals in the timeline.
@@ -22,6 +24,11 @@ pub struct ReportData<'a> {
     pub times: &'a [(i64, String)],
     pub kb: &'a Kb,
     pub redact: bool,
+    /// Per incident id: the values of its fields and its samples.
+    pub values: &'a BTreeMap<i64, Vec<FieldValues>>,
+    pub samples: &'a BTreeMap<i64, Vec<Sample>>,
+    /// Error events no rule knew, grouped by wording and host.
+    pub unknown: &'a [Unknown],
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -98,6 +105,7 @@ pub fn to_html(d: &ReportData) -> String {
     for i in d.incidents {
         incident_section(&mut s, d, i);
     }
+    unknown_section(&mut s, d);
     s.push_str("</body></html>\n");
     s
 }
@@ -158,8 +166,10 @@ fn timeline(d: &ReportData) -> String {
         }
     }
     let label = |ms: i64| {
-        jiff::Timestamp::from_millisecond(ms)
-            .map_or_else(|_| "?".into(), |t| t.strftime("%Y-%m-%d %H:%M").to_string())
+        jiff::Timestamp::from_millisecond(ms).map_or_else(
+            |_| "?".into(),
+            |t| t.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+        )
     };
     let _ = writeln!(
         svg,
@@ -191,7 +201,14 @@ fn hosts_tables(d: &ReportData) -> String {
             .push(i);
     }
     let mut s = String::from("<h2>By host</h2>\n");
-    for (host, list) in by_host {
+    for (host, mut list) in by_host {
+        // The worst first; in time order within a severity.
+        list.sort_by_key(|i| {
+            (
+                std::cmp::Reverse(Severity::parse(&i.severity)),
+                i.first_ms.unwrap_or(i64::MAX),
+            )
+        });
         let _ = write!(
             s,
             "<h3>{}</h3>\n<div class=\"scroll\"><table><tr><th>severity</th><th>count</th><th>first seen</th><th>problem</th></tr>\n",
@@ -204,7 +221,7 @@ fn hosts_tables(d: &ReportData) -> String {
                 color(&i.severity),
                 html(&i.severity),
                 i.count,
-                html(i.first_seen.as_deref().unwrap_or("-")),
+                html(&short_time(i.first_seen.as_deref())),
                 i.id,
                 html(&i.title)
             );
@@ -218,19 +235,41 @@ fn incident_section(s: &mut String, d: &ReportData, i: &Incident) {
     let _ = write!(
         s,
         "<section id=\"i{}\"><h3><span style=\"color:{}\">{}</span> {}</h3>\n\
-         <p>{} &middot; {} &times; &middot; {} .. {} &middot; <code>{}</code> {}</p>\n<pre>{}</pre>\n",
+         <p>{} &middot; {} &times; &middot; {} .. {} &middot; <code>{}</code> {}</p>\n",
         i.id,
         color(&i.severity),
         html(&i.severity.to_uppercase()),
         html(&i.title),
         shown(d, i.host.as_deref().unwrap_or("-")),
         i.count,
-        html(i.first_seen.as_deref().unwrap_or("-")),
-        html(i.last_seen.as_deref().unwrap_or("-")),
+        html(&short_time(i.first_seen.as_deref())),
+        html(&short_time(i.last_seen.as_deref())),
         html(&i.rule),
         shown(d, &i.group),
-        shown(d, &i.sample)
     );
+    if let Some(values) = d.values.get(&i.id).filter(|v| !v.is_empty()) {
+        s.push_str("<ul class=\"values\">");
+        for v in values {
+            let _ = write!(s, "<li>{}</li>", shown(d, &values_line(v, d.redact)));
+        }
+        s.push_str("</ul>\n");
+    }
+    match d.samples.get(&i.id).and_then(|v| v.first()) {
+        Some(sample) => {
+            s.push_str("<pre>");
+            for l in &sample.before {
+                let _ = writeln!(s, "<span class=\"ctx\">{}</span>", shown(d, l));
+            }
+            let _ = writeln!(s, "<b>{}</b>", shown(d, &sample.text));
+            for l in &sample.after {
+                let _ = writeln!(s, "<span class=\"ctx\">{}</span>", shown(d, l));
+            }
+            s.push_str("</pre>\n");
+        }
+        None => {
+            let _ = writeln!(s, "<pre>{}</pre>", shown(d, &i.sample));
+        }
+    }
     for id in &i.kb {
         if let Some(e) = d.kb.get(id) {
             let _ = write!(
@@ -244,15 +283,110 @@ fn incident_section(s: &mut String, d: &ReportData, i: &Incident) {
     s.push_str("</section>\n");
 }
 
+/// A stored time for a table: `2026-03-15 02:14:07 +07:00` (seconds, its zone's offset).
+fn short_time(t: Option<&str>) -> String {
+    let Some(t) = t else { return "-".into() };
+    let Some((date, rest)) = t.split_once('T') else {
+        return t.to_string();
+    };
+    let clock: String = rest.chars().take(8).collect();
+    let zone = rest.find(['+', '-', 'Z']).map_or("", |i| &rest[i..]);
+    let zone = if zone == "Z" { "UTC" } else { zone };
+    format!("{date} {clock} {zone}")
+}
+
+/// `mailbox: 300 distinct, all under /opt/zimbra/store2: 12 (40), 7 (31), ...`
+/// With `redact`, the values of fields that name people or machines are masked whole.
+pub fn values_line(v: &FieldValues, redact: bool) -> String {
+    let masked = redact
+        && matches!(
+            v.field.as_str(),
+            "name"
+                | "account"
+                | "user"
+                | "rcpt"
+                | "sender"
+                | "from"
+                | "to"
+                | "email"
+                | "ip"
+                | "oip"
+                | "client"
+                | "addr"
+        );
+    let top: Vec<String> = v
+        .top
+        .iter()
+        .map(|(x, n)| {
+            let x = if masked { "<masked>" } else { x.as_str() };
+            format!("{x} ({n})")
+        })
+        .collect();
+    let under = v
+        .all_under
+        .as_deref()
+        .filter(|_| !masked)
+        .map_or(String::new(), |u| format!(", all under {u}"));
+    let more = if v.distinct as usize > v.top.len() {
+        ", ..."
+    } else {
+        ""
+    };
+    format!(
+        "{}: {} distinct{under}: {}{more}",
+        v.field,
+        v.distinct,
+        top.join(", ")
+    )
+}
+
+fn unknown_section(s: &mut String, d: &ReportData) {
+    s.push_str("<h2>Error events no rule knew</h2>\n");
+    if d.unknown.is_empty() {
+        s.push_str("<p>None recorded in this window.</p>\n");
+        return;
+    }
+    s.push_str(
+        "<div class=\"scroll\"><table><tr><th>count</th><th>host</th><th>first seen</th><th>wording (variable parts masked)</th></tr>\n",
+    );
+    for u in d.unknown {
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><details><summary><code>{}</code></summary><pre>{}</pre></details></td></tr>",
+            u.count,
+            shown(d, u.host.as_deref().unwrap_or("-")),
+            html(&short_time(u.first_seen.as_deref())),
+            shown(d, &u.template),
+            shown(d, &u.sample)
+        );
+    }
+    s.push_str(
+        "</table></div>\n<p>Each is a candidate for a new rule: <code>zkb learn</code>.</p>\n",
+    );
+}
+
 const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:70rem;margin:auto;padding:1rem;line-height:1.4}\
 pre{white-space:pre-wrap;word-break:break-word;background:#f5f5f5;padding:.5rem;font-size:.85rem}\
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.25rem;text-align:left;vertical-align:top}\
 .scroll{overflow-x:auto}svg{width:100%;height:auto}.axis{font-size:12px}.sev{font-weight:bold}\
-section{border-top:1px solid #ccc;margin-top:1rem}@media print{a{color:inherit;text-decoration:none}section{break-inside:avoid}}";
+section{border-top:1px solid #ccc;margin-top:1rem}.ctx{color:#666}.values{font-size:.9rem}@media print{a{color:inherit;text-decoration:none}section{break-inside:avoid}}";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_times_keep_their_offset() {
+        assert_eq!(
+            short_time(Some("2026-03-15T02:14:07.511+07:00")),
+            "2026-03-15 02:14:07 +07:00"
+        );
+        assert_eq!(
+            short_time(Some("2026-03-15T02:14:07.511Z")),
+            "2026-03-15 02:14:07 UTC"
+        );
+        assert_eq!(short_time(None), "-");
+    }
 
     #[test]
     fn log_text_is_escaped_and_redacted() {

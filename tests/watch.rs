@@ -319,8 +319,10 @@ fn delete_and_recreate_and_a_file_that_appears_later() {
 
 #[test]
 fn kill_9_and_restart_loses_nothing() {
+    // Without the store the checkpoints live in checkpoints.json (watch_store.rs covers the
+    // store, where they are committed with the occurrences).
     let d = dirs();
-    let (path, mut w) = watching(&d, &[]);
+    let (path, mut w) = watching(&d, &["--no-store"]);
     append(&path, &events(0..30));
     w.expect(0..30);
     // The checkpoint is written within 100 ms of the last change; wait for it on disk.
@@ -329,7 +331,7 @@ fn kill_9_and_restart_loses_nothing() {
     wait_until(|| fs::read_to_string(&cp).is_ok_and(|t| t.contains(&format!("\"offset\":{size}"))));
     let first = w.kill();
     append(&path, &events(30..50));
-    let mut w = Watch::start(&d.data, &[arg(&path)]);
+    let mut w = Watch::start(&d.data, &["--no-store", arg(&path)]);
     w.note("from its checkpoint");
     append(&path, &events(50..55));
     w.expect(30..55);

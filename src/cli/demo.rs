@@ -61,6 +61,7 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
         },
         poll: None,
         data_dir: Some(temp.0.join("data")),
+        record: false,
     };
     let versions = HashMap::new();
     let printer = super::printer(g, &kb, &matcher, &versions);

@@ -29,7 +29,8 @@ pub enum IncidentsCommand {
         #[command(flatten)]
         filter: Filter,
     },
-    /// One incident with its sample event.
+    /// One incident in full: the values of its fields (how many mailboxes, which paths), its
+    /// sample events with the events around them, its occurrences and its KB fixes.
     Show { id: i64 },
     /// Occurrence counts by rule, host, severity and day.
     Stats,
@@ -100,26 +101,41 @@ impl Filter {
 /// Incidents fetched before filtering.
 const FETCH: usize = 100_000;
 
-/// What identifies an input's content for the store: a fingerprint of its first KiB
-/// (decompressed), so the `.gz` of a file already stored, or the same file grown, is the same
-/// source. A file shorter than that is known by its path until it grows past it.
-pub fn source_identity(path: &str) -> String {
-    let open = || -> io::Result<Fingerprint> {
+/// What identifies an input's content for the store, as `zkb watch` knows it too
+/// ([`crate::watch::follow::source_identity`]): a fingerprint of its first KiB (decompressed),
+/// so the `.gz` of a file already stored, or the same file grown, is the same source. A plain
+/// file shorter than that is known by its device and inode (generation 0, as the watch knows a
+/// file it has not seen truncated); a short `.gz` or stdin by its path. The second value is the
+/// identity a plain file had while it was short, so what was recorded under it moves over.
+pub fn source_identity(path: &str) -> (String, Option<String>) {
+    use std::os::unix::fs::MetadataExt;
+    let open = || -> io::Result<(Fingerprint, Option<(u64, u64)>)> {
         let f = std::fs::File::open(path)?;
         if path.ends_with(".gz") {
-            Fingerprint::of_reader(flate2::read::MultiGzDecoder::new(f))
+            Ok((
+                Fingerprint::of_reader(flate2::read::MultiGzDecoder::new(f))?,
+                None,
+            ))
         } else {
-            Fingerprint::of_file(&f)
+            let meta = f.metadata()?;
+            let id = meta.is_file().then(|| (meta.dev(), meta.ino()));
+            Ok((Fingerprint::of_file(&f)?, id))
         }
     };
     match open() {
-        Ok(fp) if fp.len as usize >= crate::watch::checkpoint::FINGERPRINT_BYTES => {
-            format!("fp:{:016x}", fp.hash)
+        Ok((fp, id)) if fp.len as usize >= crate::watch::checkpoint::FINGERPRINT_BYTES => (
+            crate::watch::follow::source_identity(fp, 0, 0, 0),
+            id.map(|(dev, ino)| {
+                crate::watch::follow::source_identity(Fingerprint::default(), dev, ino, 0)
+            }),
+        ),
+        Ok((fp, Some((dev, ino)))) => {
+            (crate::watch::follow::source_identity(fp, dev, ino, 0), None)
         }
         _ => {
             let full = std::fs::canonicalize(path)
                 .map_or_else(|_| path.into(), |p| p.display().to_string());
-            format!("path:{full}")
+            (format!("path:{full}"), None)
         }
     }
 }
@@ -149,10 +165,7 @@ pub fn run(g: &Global, cmd: &IncidentsCommand) -> Result<Outcome> {
             limit,
             filter,
         } => filter.apply(g, store.search(&query.join(" "), FETCH)?, *limit)?,
-        IncidentsCommand::Show { id } => match store.get(*id)? {
-            Some(i) => vec![i],
-            None => anyhow::bail!("no incident {id} in {}", dir.display()),
-        },
+        IncidentsCommand::Show { id } => return show(g, &store, *id, &dir),
         IncidentsCommand::Stats | IncidentsCommand::Prune { .. } => unreachable!("handled above"),
     };
     let out = io::stdout();
@@ -163,9 +176,8 @@ pub fn run(g: &Global, cmd: &IncidentsCommand) -> Result<Outcome> {
             writeln!(w)?;
         }
         Format::Human => {
-            let full = matches!(cmd, IncidentsCommand::Show { .. });
             for i in &found {
-                human(&mut w, i, full)?;
+                human(&mut w, i)?;
             }
             if found.is_empty() {
                 writeln!(w, "no incidents")?;
@@ -202,7 +214,7 @@ fn stats(g: &Global, store: &Store) -> Result<Outcome> {
     }
 }
 
-fn human(w: &mut impl Write, i: &Incident, full: bool) -> io::Result<()> {
+fn human(w: &mut impl Write, i: &Incident) -> io::Result<()> {
     writeln!(
         w,
         "#{:<5} {:<8} {:>5}x  {}  {} .. {}  {}  [{}] {}",
@@ -217,17 +229,88 @@ fn human(w: &mut impl Write, i: &Incident, full: bool) -> io::Result<()> {
         i.title,
         i.rule,
         escape(&i.group, false)
-    )?;
-    if full {
-        writeln!(w, "  {}:{}", escape(&i.sample_file, false), i.sample_line)?;
-        for l in i.sample.lines() {
-            writeln!(w, "  | {}", escape(l, false))?;
+    )
+}
+
+/// Occurrences listed by `show`.
+const SHOWN_OCCURRENCES: usize = 20;
+
+/// One incident in full: the values its fields took, its samples with their context, its first
+/// occurrences and the KB entries with their fixes.
+fn show(g: &Global, store: &Store, id: i64, dir: &std::path::Path) -> Result<Outcome> {
+    let Some(i) = store.get(id)? else {
+        anyhow::bail!("no incident {id} in {}", dir.display());
+    };
+    let values = store.field_values(id)?;
+    let samples = store.samples(id)?;
+    let occurrences = store.occurrences(id, SHOWN_OCCURRENCES)?;
+    let out = io::stdout();
+    let mut w = io::BufWriter::new(out.lock());
+    if g.format == Format::Json {
+        let mut v = serde_json::to_value(&i)?;
+        v["values"] = serde_json::to_value(&values)?;
+        v["samples"] = serde_json::to_value(&samples)?;
+        v["occurrences"] = serde_json::to_value(&occurrences)?;
+        serde_json::to_writer_pretty(&mut w, &v)?;
+        writeln!(w)?;
+        w.flush()?;
+        return Ok(Outcome { code: 0 });
+    }
+    human(&mut w, &i)?;
+    let e = |t: &str| escape(t, false).into_owned();
+    if !values.is_empty() {
+        writeln!(w, "\nvalues:")?;
+    }
+    for v in &values {
+        writeln!(w, "  {}", e(&crate::report::values_line(v, false)))?;
+    }
+    for s in &samples {
+        writeln!(
+            w,
+            "\nsample {}:{} {}",
+            e(&s.file),
+            s.line,
+            s.ts.as_deref().unwrap_or("")
+        )?;
+        for l in s.before.iter().flat_map(|t| t.lines()) {
+            writeln!(w, "    {}", e(l))?;
         }
-        for kb in &i.kb {
-            writeln!(w, "  KB: zkb kb show {kb}")?;
+        for l in s.text.lines() {
+            writeln!(w, "  > {}", e(l))?;
+        }
+        for l in s.after.iter().flat_map(|t| t.lines()) {
+            writeln!(w, "    {}", e(l))?;
         }
     }
-    Ok(())
+    writeln!(w, "\noccurrences ({} of {}):", occurrences.len(), i.count)?;
+    for o in &occurrences {
+        let fields: Vec<String> = o
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", e(v)))
+            .collect();
+        writeln!(
+            w,
+            "  {} line {}  {}",
+            o.ts.as_deref().unwrap_or("-"),
+            o.line,
+            fields.join(" ")
+        )?;
+    }
+    let kb = super::load_kb_only(g);
+    for id in &i.kb {
+        match kb.get(id) {
+            Some(entry) => {
+                writeln!(w, "\nKB {id}: {} (zkb kb show {id})", entry.title())?;
+                for l in entry.section("Fix").unwrap_or("").lines() {
+                    writeln!(w, "  {l}")?;
+                }
+            }
+            None => writeln!(w, "\nKB {id} (not in the loaded KB)")?,
+        }
+    }
+    w.flush()?;
+    Ok(Outcome { code: 0 })
 }
 
 #[derive(clap::Args, Debug)]
@@ -249,6 +332,9 @@ pub struct ReportArgs {
     pub redact: bool,
 }
 
+/// Groups of unknown error events a report lists (the most frequent).
+const UNKNOWN_SHOWN: usize = 50;
+
 pub fn report(g: &Global, a: &ReportArgs) -> Result<Outcome> {
     let dir =
         state::data_dir(g.data.as_deref()).context("no data directory (set --data or ZKB_DATA)")?;
@@ -262,6 +348,13 @@ pub fn report(g: &Global, a: &ReportArgs) -> Result<Outcome> {
     let (since, until) = (ms(&a.since)?, ms(&a.until)?);
     let incidents = store.between(since, until)?;
     let times = store.occurrence_times(since, until)?;
+    let mut values = std::collections::BTreeMap::new();
+    let mut samples = std::collections::BTreeMap::new();
+    for i in &incidents {
+        values.insert(i.id, store.field_values(i.id)?);
+        samples.insert(i.id, store.samples(i.id)?);
+    }
+    let unknown = store.unknown_between(since, until, UNKNOWN_SHOWN)?;
     let kb = super::load_kb_only(g);
     let data = crate::report::ReportData {
         title: format!(
@@ -273,6 +366,9 @@ pub fn report(g: &Global, a: &ReportArgs) -> Result<Outcome> {
         times: &times,
         kb: &kb,
         redact: a.redact,
+        values: &values,
+        samples: &samples,
+        unknown: &unknown,
     };
     if let Some(p) = &a.md {
         std::fs::write(p, markdown(&data)).with_context(|| format!("writing {}", p.display()))?;
@@ -314,6 +410,15 @@ fn markdown(d: &crate::report::ReportData) -> String {
             i.last_seen.as_deref().unwrap_or("-"),
             clean(&i.sample)
         ));
+        for v in d.values.get(&i.id).into_iter().flatten() {
+            s.push_str(&format!(
+                "- {}\n",
+                clean(&crate::report::values_line(v, d.redact))
+            ));
+        }
+        if d.values.get(&i.id).is_some_and(|v| !v.is_empty()) {
+            s.push('\n');
+        }
         for id in &i.kb {
             if let Some(e) = d.kb.get(id) {
                 s.push_str(&format!(
@@ -322,6 +427,18 @@ fn markdown(d: &crate::report::ReportData) -> String {
                     e.section("Fix").unwrap_or("")
                 ));
             }
+        }
+    }
+    if !d.unknown.is_empty() {
+        s.push_str("## Error events no rule knew\n\n| count | host | first seen | wording |\n|---|---|---|---|\n");
+        for u in d.unknown {
+            s.push_str(&format!(
+                "| {} | {} | {} | `{}` |\n",
+                u.count,
+                clean(u.host.as_deref().unwrap_or("-")),
+                u.first_seen.as_deref().unwrap_or("-"),
+                clean(&u.template).replace('|', "\\|")
+            ));
         }
     }
     s

@@ -94,7 +94,7 @@ pub enum Command {
     /// Run an installer (or any command) in a pseudo-terminal, exactly as run bare, and record
     /// and match what it prints only to the terminal; its problems and fixes are listed at the end.
     Run(run::RunArgs),
-    /// List, search and show the incidents recorded by `scan --store`.
+    /// List, search and show the incidents recorded by `watch` and `scan --store`.
     Incidents {
         #[command(subcommand)]
         command: incidents::IncidentsCommand,
@@ -157,8 +157,9 @@ pub struct ScanArgs {
     /// the page cache (so mailboxd's working set stays in memory).
     #[arg(long)]
     pub low_priority: bool,
-    /// Record the findings in the incident store in the data dir (scanning the same files again
-    /// adds nothing).
+    /// Record the findings in the incident store in the data dir (scanning the same files again,
+    /// or their .gz rotations, adds nothing). With --unmatched, the error events no rule knew
+    /// are kept too; with -B/-A, the samples keep that context.
     #[arg(long)]
     pub store: bool,
     /// Cut plain files into pieces of about this many bytes for parallel scanning (0: never).
@@ -433,11 +434,21 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     scan::scan_inputs(&inputs, &matcher, &opts, index.as_ref(), |report| {
         progress.tick(report.bytes);
         if let Some(store) = store.as_mut() {
-            match store.add(
-                &incidents::source_identity(&report.name),
-                &matcher.rules,
-                &report.findings,
-            ) {
+            let (source, young) = incidents::source_identity(&report.name);
+            let rekeys: Vec<(std::sync::Arc<str>, std::sync::Arc<str>)> = young
+                .into_iter()
+                .map(|old| (old.into(), source.as_str().into()))
+                .collect();
+            let batch = crate::store::Batch {
+                findings: report
+                    .findings
+                    .iter()
+                    .map(|f| (source.as_str(), f))
+                    .collect(),
+                rekeys: &rekeys,
+                ..Default::default()
+            };
+            match store.record(&matcher.rules, &batch) {
                 Ok(added) => {
                     stored.new += added.new;
                     stored.known += added.known;

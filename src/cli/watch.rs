@@ -29,7 +29,12 @@ Examples:
   zkb watch --format json | jq .rule         one JSON object per finding, flushed per line
 
 Rotations (rename, copytruncate, delete and recreate) are followed; a restart resumes from the
-checkpoints in the data dir, so nothing is missed while zkb is stopped.")]
+checkpoints in the data dir, so nothing is missed while zkb is stopped.
+
+Every finding is recorded in the incident store of the data dir (with two events of context on
+each side, and the error-level events no rule knew), committed together with the checkpoints,
+so even `kill -9` neither loses nor repeats one. Read it back with `zkb incidents` and
+`zkb report`; `--no-store` turns recording off.")]
 pub struct WatchArgs {
     /// Files or globs to follow. Default: the standard Zimbra log set (mailbox.log, audit.log,
     /// sync.log, zmmailboxd.out, nginx.log, clamd.log, freshclam.log, mysql_error.log,
@@ -68,6 +73,10 @@ pub struct WatchArgs {
     /// Stream findings as lines even on a terminal.
     #[arg(long)]
     pub no_tui: bool,
+    /// Do not record findings in the incident store (checkpoints are still kept, in
+    /// `watch/checkpoints.json`).
+    #[arg(long)]
+    pub no_store: bool,
     /// Run at normal CPU and I/O priority (by default watch runs at idle priority, so it never
     /// takes time from mailboxd).
     #[arg(long)]
@@ -123,6 +132,7 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         },
         poll: a.poll,
         data_dir,
+        record: !a.no_store,
     };
     let versions = HashMap::new();
     let printer = super::printer(g, &kb, &matcher, &versions);

@@ -366,9 +366,21 @@ impl Unit<'_> {
 }
 
 /// Matches the events of a followed file one at a time (`zkb watch`): the same rules, filters
-/// and thresholds as a scan, with thresholds counted across the life of the stream.
+/// and thresholds as a scan, with thresholds counted across the life of the stream. With `-B`
+/// the findings carry the events before them; the events after a finding (`-A`) come later, as
+/// [`AfterContext`]s from [`EventMatcher::take_after`].
 pub struct EventMatcher<'a> {
     scanner: FileScanner<'a>,
+    /// The latest finding's after-context, still filling.
+    filling: Option<AfterContext>,
+    done: Vec<AfterContext>,
+}
+
+/// The events that followed the finding at `offset` of a followed file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AfterContext {
+    pub offset: u64,
+    pub lines: Vec<String>,
 }
 
 impl<'a> EventMatcher<'a> {
@@ -388,6 +400,8 @@ impl<'a> EventMatcher<'a> {
         };
         EventMatcher {
             scanner: FileScanner::new(matcher, opts, time, &meta, 0, true),
+            filling: None,
+            done: Vec::new(),
         }
     }
 
@@ -410,8 +424,37 @@ impl<'a> EventMatcher<'a> {
             truncated,
         };
         self.scanner.events += 1;
-        self.scanner.event(text, &span, false);
+        self.scanner
+            .event(text, &span, self.scanner.opts.before > 0);
+        let wanted = self.scanner.opts.after;
+        match self.scanner.findings.last() {
+            Some(last) if wanted > 0 => {
+                self.done.extend(self.filling.take());
+                self.filling = Some(AfterContext {
+                    offset: last.offset,
+                    lines: Vec::new(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                if let Some(f) = self.filling.as_mut() {
+                    f.lines.push(String::from_utf8_lossy(text).into_owned());
+                    if f.lines.len() >= wanted {
+                        self.done.extend(self.filling.take());
+                    }
+                }
+            }
+        }
         out.append(&mut self.scanner.findings);
+    }
+
+    /// The after-contexts completed so far (`-A` events seen, or a later finding began a new
+    /// one); with `flush`, the one still filling too.
+    pub fn take_after(&mut self, flush: bool) -> Vec<AfterContext> {
+        if flush {
+            self.done.extend(self.filling.take());
+        }
+        std::mem::take(&mut self.done)
     }
 
     /// Events seen so far.

@@ -61,6 +61,8 @@ pub struct Stream {
     pub name: Arc<str>,
     pub kind: LogKind,
     pub host: Option<String>,
+    /// What its content is known by in the incident store ([`source_identity`]).
+    pub source: Arc<str>,
 }
 
 /// What one round gave.
@@ -75,6 +77,9 @@ pub struct Round {
     pub closed: Vec<u64>,
     /// A file had more to read than one round takes: the next round is due now.
     pub more: bool,
+    /// A young file grew to a full fingerprint: what was recorded under its first identity
+    /// (old, new) is now known by its content.
+    pub rekeys: Vec<(Arc<str>, Arc<str>)>,
 }
 
 /// One file being read.
@@ -105,6 +110,30 @@ impl Tracked {
             offset: self.asm.resume_offset(),
             line: self.asm.resume_line(),
         }
+    }
+
+    /// Brings the stream's identity up to date with the fingerprint and generation.
+    fn refresh_source(&mut self, rekeys: &mut Vec<(Arc<str>, Arc<str>)>) {
+        let now = source_identity(self.fingerprint, self.dev, self.ino, self.generation);
+        if *now == *self.stream.source {
+            return;
+        }
+        let now: Arc<str> = Arc::from(now);
+        if self.stream.source.starts_with("ino:") && now.starts_with("fp:") {
+            rekeys.push((self.stream.source.clone(), now.clone()));
+        }
+        self.stream.source = now;
+    }
+}
+
+/// What a file's content is known by in the incident store: the fingerprint of its first KiB
+/// (`fp:…`, the same for a rotation and its `.gz`), or, while it is shorter, its device, inode
+/// and truncation generation (`ino:…`).
+pub fn source_identity(fp: Fingerprint, dev: u64, ino: u64, generation: u32) -> String {
+    if fp.len as usize >= FINGERPRINT_BYTES {
+        format!("fp:{:016x}", fp.hash)
+    } else {
+        format!("ino:{dev}:{ino}:{generation}")
     }
 }
 
@@ -493,7 +522,8 @@ impl Follower {
 
     /// Reads a compressed rotation from a checkpoint's offset to its end, in one go.
     fn read_gz_from(&mut self, path: &Path, c: &Checkpoint, round: &mut Round) {
-        let stream = self.stream_for(path, &[]);
+        let mut stream = self.stream_for(path, &[]);
+        stream.source = Arc::from(source_identity(c.fingerprint, c.dev, c.ino, c.generation));
         let result = (|| -> io::Result<Vec<Assembled>> {
             let mut dec = flate2::read::MultiGzDecoder::new(File::open(path)?);
             io::copy(&mut (&mut dec).take(c.offset), &mut io::sink())?;
@@ -557,6 +587,13 @@ impl Follower {
         round
             .notes
             .push(format!("{}: following {how}", stream.name));
+        let mut stream = stream;
+        stream.source = Arc::from(source_identity(
+            Fingerprint::of(&head),
+            meta.dev(),
+            meta.ino(),
+            generation,
+        ));
         self.files.push(Tracked {
             stream,
             origin: path.to_path_buf(),
@@ -594,6 +631,7 @@ impl Follower {
             name: Arc::from(path.display().to_string()),
             kind: self.kind_of(path, head),
             host: crate::sources::host_from_path(path),
+            source: Arc::from(""),
         }
     }
 
@@ -647,6 +685,7 @@ fn check_truncation(t: &mut Tracked, len: u64, round: &mut Round) -> bool {
     t.read_offset = 0;
     t.asm = Assembler::new(t.stream.kind, 0, 0);
     t.fingerprint = Fingerprint::default();
+    t.refresh_source(&mut round.rekeys);
     round.notes.push(format!(
         "{}: truncated in place (copytruncate); reading it again from the start",
         t.stream.name
@@ -693,6 +732,7 @@ fn read_new(t: &mut Tracked, buf: &mut [u8], now: Instant, round: &mut Round) ->
         if let Ok(fp) = Fingerprint::of_file(&t.file) {
             t.fingerprint = fp;
         }
+        t.refresh_source(&mut round.rekeys);
     }
     round
         .events

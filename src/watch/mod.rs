@@ -3,6 +3,11 @@
 //! ([`checkpoint`]) so a restart resumes where the last run stopped. Wakes on notify (inotify)
 //! events for the directories of the targets, or polls when notify cannot be set up or
 //! `--poll` asks for it.
+//!
+//! When it records ([`WatchOptions::record`]), each round's findings, the error events no rule
+//! knew, the context of earlier findings and the checkpoints that cover them go to the incident
+//! store in one transaction ([`crate::store::Batch`]); the checkpoints then live in the store,
+//! not in `checkpoints.json`, so a crash can never leave one ahead of the other.
 
 pub mod alert;
 pub mod assemble;
@@ -15,9 +20,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use crate::matcher::Matcher;
-use crate::scan::{EventMatcher, Finding, ScanOptions};
-use follow::{FollowOptions, Follower, Stream};
+use crate::scan::{AfterContext, EventMatcher, Finding, ScanOptions};
+use crate::store::{Batch, Store};
+use checkpoint::Checkpoint;
+use follow::{FollowOptions, Follower, Round, Stream};
 
 /// The standard Zimbra log set of a host: what `zkb watch` follows when given no paths. Named
 /// one by one (no broad glob), and without the noisy `myslow.log` and `nginx.access.log`.
@@ -46,6 +55,64 @@ pub struct WatchOptions {
     pub poll: Option<Duration>,
     /// Where checkpoints are kept (none: every run starts afresh).
     pub data_dir: Option<PathBuf>,
+    /// Record findings in the incident store of the data dir (with the checkpoints).
+    pub record: bool,
+}
+
+/// Events kept before and after each recorded finding.
+pub const STORE_CONTEXT: usize = 2;
+
+/// Where the watch keeps its checkpoints, and what it found.
+enum Journal {
+    File(checkpoint::Store),
+    Store(Box<Store>),
+}
+
+impl Journal {
+    fn open(opts: &WatchOptions, say: &mut dyn FnMut(Message)) -> Journal {
+        let file = checkpoint::Store::new(opts.data_dir.as_deref());
+        match opts.data_dir.as_deref().filter(|_| opts.record) {
+            Some(dir) => match Store::open(dir) {
+                Ok(store) => Journal::Store(Box::new(store)),
+                Err(e) => {
+                    say(Message::Warning(format!(
+                        "{e}; watching without recording incidents"
+                    )));
+                    Journal::File(file)
+                }
+            },
+            None => Journal::File(file),
+        }
+    }
+
+    /// The checkpoints of the last run (a store that has none yet takes over those of
+    /// `checkpoints.json`).
+    fn load(
+        &self,
+        data_dir: Option<&std::path::Path>,
+        say: &mut dyn FnMut(Message),
+    ) -> Vec<Checkpoint> {
+        let stored = match self {
+            Journal::Store(store) => match store.checkpoints() {
+                Ok(c) if !c.is_empty() => return c,
+                Ok(_) => None,
+                Err(e) => Some(e.to_string()),
+            },
+            Journal::File(_) => None,
+        };
+        if let Some(e) = stored {
+            say(Message::Warning(format!(
+                "checkpoints unreadable ({e}); files without one start from their end"
+            )));
+            return Vec::new();
+        }
+        checkpoint::Store::new(data_dir).load().unwrap_or_else(|e| {
+            say(Message::Warning(format!(
+                "checkpoints unreadable ({e}); files without one start from their end"
+            )));
+            Vec::new()
+        })
+    }
 }
 
 /// What the watcher tells its caller besides findings.
@@ -165,13 +232,20 @@ pub fn run(
     sink: &mut dyn FnMut(&[Finding], u64) -> std::io::Result<()>,
     say: &mut dyn FnMut(Message),
 ) -> std::io::Result<()> {
-    let store = checkpoint::Store::new(opts.data_dir.as_deref());
-    let saved = store.load().unwrap_or_else(|e| {
-        say(Message::Warning(format!(
-            "checkpoints unreadable ({e}); files without one start from their end"
-        )));
-        Vec::new()
-    });
+    let mut journal = Journal::open(opts, say);
+    let saved = journal.load(opts.data_dir.as_deref(), say);
+    let recording = matches!(journal, Journal::Store(_));
+    // What the store wants besides the printed findings: context, and errors no rule knew.
+    let match_opts = ScanOptions {
+        before: scan_opts
+            .before
+            .max(if recording { STORE_CONTEXT } else { 0 }),
+        after: scan_opts
+            .after
+            .max(if recording { STORE_CONTEXT } else { 0 }),
+        unmatched: scan_opts.unmatched || recording,
+        ..scan_opts.clone()
+    };
     let mut follower = Follower::new(opts.targets.clone(), opts.follow.clone(), saved);
     for t in follower.absent() {
         say(Message::Warning(format!(
@@ -179,8 +253,8 @@ pub fn run(
         )));
     }
     let wake = Wake::new(&follower, opts.poll, say);
-    let mut matchers: HashMap<u64, EventMatcher> = HashMap::new();
-    let mut findings = Vec::new();
+    let mut matchers: HashMap<u64, (EventMatcher, Arc<str>)> = HashMap::new();
+    let mut found = Found::default();
     let mut last_save: Option<Instant> = None;
     loop {
         let stopping = stop.load(Ordering::Relaxed);
@@ -195,28 +269,48 @@ pub fn run(
         for e in round.errors.drain(..) {
             say(Message::Warning(e));
         }
-        findings.clear();
+        found.clear();
         for (stream, event) in &round.events {
-            matcher_for(&mut matchers, matcher, scan_opts, stream).event(
+            let (m, source) = matcher_for(&mut matchers, matcher, &match_opts, stream);
+            *source = stream.source.clone();
+            m.event(
                 &event.text,
                 event.line,
                 event.offset,
                 event.truncated,
-                &mut findings,
+                &mut found.fresh,
             );
+            found.sort(source, scan_opts);
+            found.take_after(m, source, false);
         }
         for id in &round.closed {
-            matchers.remove(id);
+            if let Some((mut m, source)) = matchers.remove(id) {
+                found.take_after(&mut m, &source, true);
+            }
+        }
+        if stopping {
+            for (m, source) in matchers.values_mut() {
+                found.take_after(m, source, true);
+            }
         }
         if !round.events.is_empty() {
-            sink(&findings, round.events.len() as u64)?;
+            sink(&found.shown, round.events.len() as u64)?;
         }
-        let due = last_save.is_none_or(|t| now.duration_since(t) >= SAVE_EVERY);
-        if follower.changed() && (due || stopping) {
-            if let Err(e) = store.save(&follower.checkpoints()) {
-                say(Message::Warning(format!("cannot write checkpoints: {e}")));
+        match &mut journal {
+            Journal::Store(store) => {
+                if !round.events.is_empty() || follower.changed() || !round.rekeys.is_empty() {
+                    commit(store, matcher, &found, &round, &mut follower, say);
+                }
             }
-            last_save = Some(now);
+            Journal::File(file) => {
+                let due = last_save.is_none_or(|t| now.duration_since(t) >= SAVE_EVERY);
+                if follower.changed() && (due || stopping) {
+                    if let Err(e) = file.save(&follower.checkpoints()) {
+                        say(Message::Warning(format!("cannot write checkpoints: {e}")));
+                    }
+                    last_save = Some(now);
+                }
+            }
         }
         if stopping {
             return Ok(());
@@ -232,21 +326,86 @@ pub fn run(
     }
 }
 
+/// One round's findings: those printed, and what only the store keeps.
+#[derive(Default)]
+struct Found {
+    fresh: Vec<Finding>,
+    /// Findings of rules, as the sink sees them (context only when asked for).
+    shown: Vec<Finding>,
+    /// Everything to record, with its source identity.
+    recorded: Vec<(Arc<str>, Finding)>,
+    after: Vec<(Arc<str>, AfterContext)>,
+}
+
+impl Found {
+    fn clear(&mut self) {
+        self.shown.clear();
+        self.recorded.clear();
+        self.after.clear();
+    }
+
+    /// Sorts the findings of one event: rule findings are shown (with the context the caller
+    /// asked for) and recorded; error events no rule knew are recorded only, unless asked for.
+    fn sort(&mut self, source: &Arc<str>, asked: &ScanOptions) {
+        for f in self.fresh.drain(..) {
+            if f.rule.is_some() || asked.unmatched {
+                let mut shown = f.clone();
+                if shown.before.len() > asked.before {
+                    let extra = shown.before.len() - asked.before;
+                    shown.before.drain(..extra);
+                }
+                self.shown.push(shown);
+            }
+            self.recorded.push((source.clone(), f));
+        }
+    }
+
+    fn take_after(&mut self, m: &mut EventMatcher, source: &Arc<str>, flush: bool) {
+        self.after
+            .extend(m.take_after(flush).into_iter().map(|a| (source.clone(), a)));
+    }
+}
+
+/// Records a round and the checkpoints that cover it in one transaction.
+fn commit(
+    store: &mut Store,
+    matcher: &Matcher,
+    found: &Found,
+    round: &Round,
+    follower: &mut Follower,
+    say: &mut dyn FnMut(Message),
+) {
+    let checkpoints = follower.checkpoints();
+    let batch = Batch {
+        findings: found.recorded.iter().map(|(s, f)| (&**s, f)).collect(),
+        after: found.after.iter().map(|(s, a)| (&**s, a.clone())).collect(),
+        rekeys: &round.rekeys,
+        checkpoints: Some(&checkpoints),
+    };
+    if let Err(e) = store.record(&matcher.rules, &batch) {
+        say(Message::Warning(format!("cannot record this round: {e}")));
+    }
+}
+
 fn matcher_for<'m, 'a>(
-    matchers: &'m mut HashMap<u64, EventMatcher<'a>>,
+    matchers: &'m mut HashMap<u64, (EventMatcher<'a>, Arc<str>)>,
     matcher: &'a Matcher,
     scan_opts: &'a ScanOptions,
     stream: &Stream,
-) -> &'m mut EventMatcher<'a> {
-    matchers.entry(stream.id).or_insert_with(|| {
-        EventMatcher::new(
-            matcher,
-            scan_opts,
-            stream.name.to_string(),
-            stream.kind,
-            stream.host.clone(),
+) -> (&'m mut EventMatcher<'a>, &'m mut Arc<str>) {
+    let (m, s) = matchers.entry(stream.id).or_insert_with(|| {
+        (
+            EventMatcher::new(
+                matcher,
+                scan_opts,
+                stream.name.to_string(),
+                stream.kind,
+                stream.host.clone(),
+            ),
+            stream.source.clone(),
         )
-    })
+    });
+    (m, s)
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);

@@ -1,0 +1,385 @@
+//! Writing to the store: a batch of findings (each with the identity of the content it came
+//! from), the after-context of earlier findings, identity changes of young files and, for
+//! `zkb watch`, the checkpoints that cover the batch, all in one transaction.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::{Store, StoreError, GAP_MS};
+use crate::parse::format_ts;
+use crate::rules::Rule;
+use crate::scan::{group_key, AfterContext, Finding};
+use crate::watch::checkpoint::Checkpoint;
+
+/// Sample events kept per incident (the first ones), each with its context.
+pub const SAMPLES: i64 = 3;
+
+/// How many occurrences a batch added, and how many were already stored.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Added {
+    pub new: u64,
+    pub known: u64,
+}
+
+/// What one commit records.
+#[derive(Default)]
+pub struct Batch<'a> {
+    /// Each finding with the identity of the content it came from.
+    pub findings: Vec<(&'a str, &'a Finding)>,
+    /// Events that followed earlier findings (`-A` context), by source and offset.
+    pub after: Vec<(&'a str, AfterContext)>,
+    /// Sources now known by another identity (old, new).
+    pub rekeys: &'a [(Arc<str>, Arc<str>)],
+    /// The watch checkpoints that cover this batch (replacing the stored ones).
+    pub checkpoints: Option<&'a [Checkpoint]>,
+}
+
+impl Store {
+    /// Records the findings of one source (known by `source`, a content identity) in one
+    /// transaction.
+    pub fn add(
+        &mut self,
+        source: &str,
+        rules: &[Rule],
+        findings: &[Finding],
+    ) -> Result<Added, StoreError> {
+        let batch = Batch {
+            findings: findings.iter().map(|f| (source, f)).collect(),
+            ..Batch::default()
+        };
+        self.record(rules, &batch)
+    }
+
+    /// Records a batch in one transaction.
+    pub fn record(&mut self, rules: &[Rule], batch: &Batch) -> Result<Added, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        let mut added = Added::default();
+        // First, so that findings under the new identity meet what was stored under the old.
+        for (old, new) in batch.rekeys {
+            rekey(&tx, old, new).map_err(err)?;
+        }
+        for (source, f) in &batch.findings {
+            let new = match f.rule {
+                Some(r) => add_occurrence(&tx, source, &rules[r], f),
+                None => add_unknown(&tx, source, f),
+            }
+            .map_err(err)?;
+            if new {
+                added.new += 1;
+            } else {
+                added.known += 1;
+            }
+        }
+        for (source, a) in &batch.after {
+            tx.execute(
+                "UPDATE samples SET after = ?3 WHERE source = ?1 AND offset = ?2",
+                params![source, a.offset as i64, json(&a.lines)],
+            )
+            .map_err(err)?;
+        }
+        if let Some(cps) = batch.checkpoints {
+            save_checkpoints(&tx, cps).map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(added)
+    }
+
+    /// The watch checkpoints committed last (none in a new store).
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM watch_checkpoints ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for body in rows {
+            let body = body.map_err(|e| self.err(e))?;
+            if let Ok(c) = serde_json::from_str(&body) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn ts_of(f: &Finding) -> (Option<i64>, Option<String>) {
+    let ts = f.parsed.ts.as_ref();
+    (
+        ts.map(|z| z.timestamp().as_millisecond()),
+        ts.map(format_ts),
+    )
+}
+
+/// Stores one occurrence of a rule; false when it was already there.
+fn add_occurrence(
+    tx: &Transaction,
+    source: &str,
+    rule: &Rule,
+    f: &Finding,
+) -> rusqlite::Result<bool> {
+    let known: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM occurrences WHERE source = ?1 AND offset = ?2 AND rule = ?3",
+            params![source, f.offset as i64, rule.id],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if known.is_some() {
+        return Ok(false);
+    }
+    let key = group_key(rule, f).join("\u{1f}");
+    let (ts_ms, ts) = ts_of(f);
+    let fields = json(&f.fields.iter().cloned().collect::<BTreeMap<_, _>>());
+    let id = match find_group(tx, "incidents", "rule", &rule.id, &key, ts_ms)? {
+        Some(id) => {
+            widen(tx, "incidents", id, ts_ms, ts.as_deref())?;
+            id
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO incidents (rule, group_key, host, severity, title, kb, first_ms,
+                    last_ms, first_ts, last_ts, count, sample_file, sample_line, sample)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, 1, ?9, ?10, ?11)",
+                params![
+                    rule.id,
+                    key,
+                    f.host,
+                    rule.severity.as_str(),
+                    rule.title,
+                    json(&rule.kb),
+                    ts_ms,
+                    ts,
+                    f.file,
+                    f.line as i64,
+                    f.text,
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO incidents_fts (rowid, title, rule, fields, host, text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    id,
+                    rule.title,
+                    rule.id.replace(['.', '-'], " "),
+                    fields,
+                    f.host,
+                    f.text
+                ],
+            )?;
+            id
+        }
+    };
+    tx.execute(
+        "INSERT INTO occurrences (incident, source, offset, rule, ts_ms, ts, line, fields)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            id,
+            source,
+            f.offset as i64,
+            rule.id,
+            ts_ms,
+            ts,
+            f.line as i64,
+            fields
+        ],
+    )?;
+    add_sample(tx, id, source, f, ts.as_deref())?;
+    Ok(true)
+}
+
+/// Keeps the occurrence as a sample when its incident has fewer than [`SAMPLES`].
+fn add_sample(
+    tx: &Transaction,
+    incident: i64,
+    source: &str,
+    f: &Finding,
+    ts: Option<&str>,
+) -> rusqlite::Result<()> {
+    let have: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM samples WHERE incident = ?1",
+        params![incident],
+        |r| r.get(0),
+    )?;
+    if have >= SAMPLES {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO samples (incident, source, offset, file, line, ts, before, text, after)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            incident,
+            source,
+            f.offset as i64,
+            f.file,
+            f.line as i64,
+            ts,
+            json(&f.before),
+            f.text,
+            json(&f.after)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Stores an error event no rule knew, grouped by its masked wording and host; false when it
+/// was already there.
+fn add_unknown(tx: &Transaction, source: &str, f: &Finding) -> rusqlite::Result<bool> {
+    let known: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM unknown_events WHERE source = ?1 AND offset = ?2",
+            params![source, f.offset as i64],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if known.is_some() {
+        return Ok(false);
+    }
+    let template = template_of(f);
+    let host = f.host.clone().unwrap_or_default();
+    let (ts_ms, ts) = ts_of(f);
+    let id = match find_group(tx, "unknown", "template", &template, &host, ts_ms)? {
+        Some(id) => {
+            widen(tx, "unknown", id, ts_ms, ts.as_deref())?;
+            id
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO unknown (template, host, kind, level, first_ms, last_ms, first_ts,
+                    last_ts, count, sample_file, sample_line, sample)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6, 1, ?7, ?8, ?9)",
+                params![
+                    template,
+                    host,
+                    f.kind.as_str(),
+                    f.parsed.level,
+                    ts_ms,
+                    ts,
+                    f.file,
+                    f.line as i64,
+                    f.text
+                ],
+            )?;
+            tx.last_insert_rowid()
+        }
+    };
+    tx.execute(
+        "INSERT INTO unknown_events (unknown, source, offset, ts_ms, ts, line)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, source, f.offset as i64, ts_ms, ts, f.line as i64],
+    )?;
+    Ok(true)
+}
+
+/// The constant wording of an event: its message and first continuation line (where Java puts
+/// the exception), variable parts masked.
+pub fn template_of(f: &Finding) -> String {
+    let second = f.text.lines().nth(1).unwrap_or("").trim();
+    let text = if second.is_empty() {
+        f.parsed.message.clone()
+    } else {
+        format!("{} | {second}", f.parsed.message)
+    };
+    crate::search::mask_variables(&text)
+}
+
+/// The group (an incident, or a group of unknown events) an occurrence at `ts_ms` joins: the
+/// latest with its key whose occurrences come within [`GAP_MS`] (or, without times, the
+/// latest one).
+fn find_group(
+    tx: &Transaction,
+    table: &str,
+    column: &str,
+    value: &str,
+    key: &str,
+    ts_ms: Option<i64>,
+) -> rusqlite::Result<Option<i64>> {
+    let key_column = if table == "incidents" {
+        "group_key"
+    } else {
+        "COALESCE(host, '')"
+    };
+    match ts_ms {
+        Some(ts) => tx
+            .query_row(
+                &format!(
+                    "SELECT id FROM {table} WHERE {column} = ?1 AND {key_column} = ?2
+                       AND (last_ms IS NULL OR (last_ms >= ?3 - ?4 AND first_ms <= ?3 + ?4))
+                     ORDER BY last_ms DESC LIMIT 1"
+                ),
+                params![value, key, ts, GAP_MS],
+                |r| r.get(0),
+            )
+            .optional(),
+        None => tx
+            .query_row(
+                &format!(
+                    "SELECT id FROM {table} WHERE {column} = ?1 AND {key_column} = ?2
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                params![value, key],
+                |r| r.get(0),
+            )
+            .optional(),
+    }
+}
+
+/// Counts one more occurrence in a group and widens its first/last seen.
+fn widen(
+    tx: &Transaction,
+    table: &str,
+    id: i64,
+    ts_ms: Option<i64>,
+    ts: Option<&str>,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        &format!(
+            "UPDATE {table} SET count = count + 1,
+                first_ts = CASE WHEN ?2 IS NOT NULL AND (first_ms IS NULL OR ?2 < first_ms)
+                           THEN ?3 ELSE first_ts END,
+                last_ts = CASE WHEN ?2 IS NOT NULL AND (last_ms IS NULL OR ?2 > last_ms)
+                          THEN ?3 ELSE last_ts END,
+                first_ms = MIN(COALESCE(first_ms, ?2), COALESCE(?2, first_ms)),
+                last_ms = MAX(COALESCE(last_ms, ?2), COALESCE(?2, last_ms))
+             WHERE id = ?1"
+        ),
+        params![id, ts_ms, ts],
+    )?;
+    Ok(())
+}
+
+/// What was recorded under a young file's first identity moves to its content fingerprint
+/// (rows already there under the new one, from a scan of the same content, stay as they are).
+fn rekey(tx: &Transaction, old: &str, new: &str) -> rusqlite::Result<()> {
+    for table in ["occurrences", "unknown_events", "samples"] {
+        tx.execute(
+            &format!("UPDATE OR IGNORE {table} SET source = ?2 WHERE source = ?1"),
+            params![old, new],
+        )?;
+    }
+    Ok(())
+}
+
+fn save_checkpoints(tx: &Transaction, cps: &[Checkpoint]) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM watch_checkpoints", [])?;
+    for c in cps {
+        tx.execute(
+            "INSERT INTO watch_checkpoints (path, body) VALUES (?1, ?2)",
+            params![c.path, json(c)],
+        )?;
+    }
+    Ok(())
+}
