@@ -13,16 +13,4 @@ cargo build --release -q
 out=$(mktemp)
 python3 bench/watch_bench.py "$(pwd)/target/release/zkb" ${QUICK:+--quick} | tee "$out"
 [ -n "${QUICK:-}" ] && exit 0
-python3 - "$out" <<'PY'
-import datetime, os, re, sys
-table = open(sys.argv[1]).read()
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-head = f"_Written by `bench/watch.sh` on {datetime.date.today()}; {os.cpu_count()} cores, {cpu}._\n\n"
-block = f"<!-- watch.sh:begin -->\n{head}{table}<!-- watch.sh:end -->"
-text = open("BENCHMARKS.md").read()
-if "<!-- watch.sh:begin -->" in text:
-    text = re.sub(r"<!-- watch.sh:begin -->.*<!-- watch.sh:end -->", lambda m: block, text, flags=re.S)
-else:
-    text += "\n## Live watch (`bench/watch.sh`)\n\n" + block + "\n"
-open("BENCHMARKS.md", "w").write(text)
-PY
+python3 bench/put_block.py watch.sh "$out" "Live watch"

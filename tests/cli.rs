@@ -724,9 +724,15 @@ fn cut_files_give_the_same_findings_as_one_pass() {
             .as_bytes(),
         );
         mailbox.extend_from_slice(b"\tat com.example.Filler.line(Filler.java:1)\n");
+        if i % 10 == 0 {
+            mailbox.extend_from_slice(
+                format!("2025-08-21 14:10:{i:02},556 ERROR [qtp1-2] [] misc - widget {i} failed\n")
+                    .as_bytes(),
+            );
+        }
     }
     write(&d.path().join("mailbox.log"), &mailbox);
-    let run = |segment: &str| {
+    let run_with = |segment: &str, extra: &[&str]| {
         let out = zkb()
             .args([
                 "scan",
@@ -737,12 +743,14 @@ fn cut_files_give_the_same_findings_as_one_pass() {
                 "--segment-size",
                 segment,
             ])
+            .args(extra)
             .arg(d.path().join("mailbox.log"))
             .arg(d.path().join("zimbra.log"))
             .output()
             .unwrap();
         out.stdout
     };
+    let run = |segment: &str| run_with(segment, &[]);
     let whole = run("0");
     let findings = json_lines(&whole);
     assert!(findings.len() > 20, "{} findings", findings.len());
@@ -754,6 +762,21 @@ fn cut_files_give_the_same_findings_as_one_pass() {
     for segment in ["3000", "65536"] {
         assert_eq!(whole, run(segment), "segment size {segment}");
     }
+    // Error events no rule knew are whole events too, so cuts do not change them either.
+    let whole = run_with("0", &["--unmatched"]);
+    let unknown = json_lines(&whole)
+        .iter()
+        .filter(|f| f["rule"].is_null())
+        .count();
+    assert!(
+        unknown > 0,
+        "no unmatched error events in the generated logs"
+    );
+    assert_eq!(
+        whole,
+        run_with("3000", &["--unmatched"]),
+        "--unmatched, cut"
+    );
 }
 
 #[test]

@@ -248,7 +248,7 @@ fn a_young_file_truncated_then_grown_keeps_each_generation_apart() {
     wait_count(&d.data, OCCURRENCES, 12);
     wait_count(
         &d.data,
-        "SELECT COUNT(*) FROM occurrences WHERE source LIKE 'fp:%'",
+        "SELECT COUNT(*) FROM occurrences o JOIN sources s ON s.id = o.source WHERE s.identity LIKE 'fp:%'",
         10,
     );
     w.stop();

@@ -62,52 +62,32 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Keeps the incidents the filter lets through, at most `limit`.
-    fn apply(&self, g: &Global, found: Vec<Incident>, limit: usize) -> Result<Vec<Incident>> {
+    /// The store's filter, times read in the `--tz` zone.
+    fn for_store(&self, g: &Global) -> Result<crate::store::Filter> {
         let tz = super::time_zone(g)?;
         let ms = |s: &Option<String>| -> Result<Option<i64>> {
             s.as_deref()
                 .map(|s| super::parse_time(s, &tz).map(|t| t.as_millisecond()))
                 .transpose()
         };
-        let (since, until) = (ms(&self.since)?, ms(&self.until)?);
-        let rule_ok = |id: &str| match self.rule.as_deref() {
-            None => true,
-            Some(r) => match r.strip_suffix('*') {
-                Some(prefix) => id.starts_with(prefix),
-                None => id == r,
-            },
-        };
-        Ok(found
-            .into_iter()
-            .filter(|i| since.is_none_or(|s| i.last_ms.is_none_or(|l| l >= s)))
-            .filter(|i| until.is_none_or(|u| i.first_ms.is_none_or(|f| f <= u)))
-            .filter(|i| {
-                self.host
-                    .as_ref()
-                    .is_none_or(|h| i.host.as_ref() == Some(h))
-            })
-            .filter(|i| rule_ok(&i.rule))
-            .filter(|i| {
-                self.min_severity.is_none_or(|m| {
-                    crate::rules::Severity::parse(&i.severity).is_some_and(|s| s >= m)
-                })
-            })
-            .take(limit)
-            .collect())
+        Ok(crate::store::Filter {
+            since: ms(&self.since)?,
+            until: ms(&self.until)?,
+            host: self.host.clone(),
+            rule: self.rule.clone(),
+            min_severity: self.min_severity,
+        })
     }
 }
-
-/// Incidents fetched before filtering.
-const FETCH: usize = 100_000;
 
 /// What identifies an input's content for the store, as `zkb watch` knows it too
 /// ([`crate::watch::follow::source_identity`]): a fingerprint of its first KiB (decompressed),
 /// so the `.gz` of a file already stored, or the same file grown, is the same source. A plain
 /// file shorter than that is known by its device and inode (generation 0, as the watch knows a
-/// file it has not seen truncated); a short `.gz` or stdin by its path. The second value is the
-/// identity a plain file had while it was short, so what was recorded under it moves over.
-pub fn source_identity(path: &str) -> (String, Option<String>) {
+/// file it has not seen truncated); a short `.gz` or stdin by its path. (A short file scanned,
+/// then scanned again once past 1 KiB, is two sources: whether the inode still holds the same
+/// content cannot be told, and a truncated file's old rows must not be taken for the new.)
+pub fn source_identity(path: &str) -> String {
     use std::os::unix::fs::MetadataExt;
     let open = || -> io::Result<(Fingerprint, Option<(u64, u64)>)> {
         let f = std::fs::File::open(path)?;
@@ -123,19 +103,14 @@ pub fn source_identity(path: &str) -> (String, Option<String>) {
         }
     };
     match open() {
-        Ok((fp, id)) if fp.len as usize >= crate::watch::checkpoint::FINGERPRINT_BYTES => (
-            crate::watch::follow::source_identity(fp, 0, 0, 0),
-            id.map(|(dev, ino)| {
-                crate::watch::follow::source_identity(Fingerprint::default(), dev, ino, 0)
-            }),
-        ),
-        Ok((fp, Some((dev, ino)))) => {
-            (crate::watch::follow::source_identity(fp, dev, ino, 0), None)
+        Ok((fp, _)) if fp.len as usize >= crate::watch::checkpoint::FINGERPRINT_BYTES => {
+            crate::watch::follow::source_identity(fp, 0, 0, 0)
         }
+        Ok((fp, Some((dev, ino)))) => crate::watch::follow::source_identity(fp, dev, ino, 0),
         _ => {
             let full = std::fs::canonicalize(path)
                 .map_or_else(|_| path.into(), |p| p.display().to_string());
-            (format!("path:{full}"), None)
+            format!("path:{full}")
         }
     }
 }
@@ -159,12 +134,12 @@ pub fn run(g: &Global, cmd: &IncidentsCommand) -> Result<Outcome> {
         _ => {}
     }
     let found = match cmd {
-        IncidentsCommand::List { limit, filter } => filter.apply(g, store.list(FETCH)?, *limit)?,
+        IncidentsCommand::List { limit, filter } => store.list(&filter.for_store(g)?, *limit)?,
         IncidentsCommand::Search {
             query,
             limit,
             filter,
-        } => filter.apply(g, store.search(&query.join(" "), FETCH)?, *limit)?,
+        } => store.search(&query.join(" "), &filter.for_store(g)?, *limit)?,
         IncidentsCommand::Show { id } => return show(g, &store, *id, &dir),
         IncidentsCommand::Stats | IncidentsCommand::Prune { .. } => unreachable!("handled above"),
     };

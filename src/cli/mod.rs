@@ -434,21 +434,8 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     scan::scan_inputs(&inputs, &matcher, &opts, index.as_ref(), |report| {
         progress.tick(report.bytes);
         if let Some(store) = store.as_mut() {
-            let (source, young) = incidents::source_identity(&report.name);
-            let rekeys: Vec<(std::sync::Arc<str>, std::sync::Arc<str>)> = young
-                .into_iter()
-                .map(|old| (old.into(), source.as_str().into()))
-                .collect();
-            let batch = crate::store::Batch {
-                findings: report
-                    .findings
-                    .iter()
-                    .map(|f| (source.as_str(), f))
-                    .collect(),
-                rekeys: &rekeys,
-                ..Default::default()
-            };
-            match store.record(&matcher.rules, &batch) {
+            let source = incidents::source_identity(&report.name);
+            match store.add(&source, &matcher.rules, &report.findings) {
                 Ok(added) => {
                     stored.new += added.new;
                     stored.known += added.known;

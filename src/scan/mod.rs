@@ -118,7 +118,7 @@ pub fn scan_inputs(
     mut sink: impl FnMut(FileReport),
 ) {
     let threads = opts.threads.max(1);
-    let pool: pool::Pool<FileReport> = pool::Pool::new(inputs.len(), threads);
+    let pool: pool::Pool<FileReport> = pool::Pool::new(inputs.len(), threads, pool::MAX_WEIGHT);
     let plans: Mutex<HashMap<usize, Arc<Plan>>> = Mutex::new(HashMap::new());
     let unit = Unit {
         matcher,
@@ -144,7 +144,8 @@ pub fn scan_inputs(
                             }
                         }
                     };
-                    pool.finish(key, report);
+                    let weight = report.findings.len();
+                    pool.finish(key, report, weight);
                 }
             });
         }
@@ -263,10 +264,12 @@ impl Unit<'_> {
         report
     }
 
-    /// Where to cut a large plain file; `None` keeps it whole.
+    /// Where to cut a large plain file; `None` keeps it whole. Cuts fall on record starts, so
+    /// every event stays whole (which is all `--unmatched` needs); context lines would not
+    /// cross a cut, so `-B`/`-A` keep the file whole.
     fn plan(&self, input: &Input, opened: &sources::Opened) -> Option<Plan> {
         let o = self.opts;
-        let whole_events_needed = o.before > 0 || o.after > 0 || o.unmatched;
+        let whole_events_needed = o.before > 0 || o.after > 0;
         let size = opened.plain_size?;
         if whole_events_needed
             || o.threads < 2
@@ -332,7 +335,10 @@ impl Unit<'_> {
         // so each of their events is matched whole.
         let full =
             opts.before > 0 || opts.after > 0 || opts.unmatched || meta.kind == LogKind::Setup;
-        let mut scanner = FileScanner::new(matcher, opts, time, meta, offset, full);
+        // Thresholds are counted here when context lines depend on them (such files are never
+        // cut); otherwise in file order after the cuts come back together (InOrder).
+        let inline_thresholds = opts.before > 0 || opts.after > 0 || meta.kind == LogKind::Setup;
+        let mut scanner = FileScanner::new(matcher, opts, time, meta, offset, inline_thresholds);
         scanner.index = self.index;
         let mut framer = Framer::with_chunk(reader, meta.kind, opts.chunk);
         let mut candidate_events = Vec::new();

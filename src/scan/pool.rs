@@ -1,8 +1,9 @@
 //! The scan's work queue: inputs, and the segments that large plain files are cut into, are
 //! handed to worker threads smallest key first, and their results come back to the caller's
 //! thread strictly in key order (input order, then file order). Workers stop taking new work
-//! while too many finished results wait for an earlier one, so memory stays bounded however
-//! large the inputs are.
+//! while too many finished results, or results too heavy (a flood of findings), wait for an
+//! earlier one, so memory stays bounded however large the inputs are and however slow the
+//! caller is with each result (as when it writes every finding to the incident store).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Condvar, Mutex};
@@ -15,7 +16,9 @@ struct Shared<T> {
     /// First segments taken whose input's segment count is not known yet.
     undecided: usize,
     segments: HashMap<usize, usize>,
-    done: BTreeMap<Key, T>,
+    done: BTreeMap<Key, (T, usize)>,
+    /// The sum of the weights in `done`.
+    weight: usize,
 }
 
 pub struct Pool<T> {
@@ -24,20 +27,28 @@ pub struct Pool<T> {
     inputs: usize,
     /// Finished results allowed to wait for an earlier one.
     backlog: usize,
+    /// Their total weight allowed (see [`Pool::finish`]).
+    max_weight: usize,
 }
 
+/// How many findings may wait in finished results before workers pause: each costs a few
+/// hundred bytes to a few KiB, so this keeps a flood of matches to tens of MiB in flight.
+pub const MAX_WEIGHT: usize = 20_000;
+
 impl<T> Pool<T> {
-    pub fn new(inputs: usize, threads: usize) -> Pool<T> {
+    pub fn new(inputs: usize, threads: usize, max_weight: usize) -> Pool<T> {
         Pool {
             shared: Mutex::new(Shared {
                 queue: (0..inputs).map(|i| (i, 0)).collect(),
                 undecided: 0,
                 segments: HashMap::new(),
                 done: BTreeMap::new(),
+                weight: 0,
             }),
             changed: Condvar::new(),
             inputs,
             backlog: threads * 2 + 2,
+            max_weight,
         }
     }
 
@@ -60,7 +71,8 @@ impl<T> Pool<T> {
             if let Some(&key) = g.queue.first() {
                 let earliest_done = g.done.keys().next().copied();
                 // A unit before every finished one is always taken: it may be the one they wait for.
-                if g.done.len() < self.backlog || earliest_done.is_none_or(|d| key < d) {
+                let room = g.done.len() < self.backlog && g.weight < self.max_weight;
+                if room || earliest_done.is_none_or(|d| key < d) {
                     g.queue.pop_first();
                     if key.1 == 0 {
                         g.undecided += 1;
@@ -85,9 +97,11 @@ impl<T> Pool<T> {
         self.changed.notify_all();
     }
 
-    pub fn finish(&self, key: Key, result: T) {
+    /// Hands in the result of `key`; `weight` is what it holds (findings, say).
+    pub fn finish(&self, key: Key, result: T, weight: usize) {
         let mut g = self.lock();
-        g.done.insert(key, result);
+        g.weight += weight;
+        g.done.insert(key, (result, weight));
         self.changed.notify_all();
     }
 
@@ -98,7 +112,8 @@ impl<T> Pool<T> {
         while head.0 < self.inputs {
             let mut g = self.lock();
             let result = loop {
-                if let Some(r) = g.done.remove(&head) {
+                if let Some((r, weight)) = g.done.remove(&head) {
+                    g.weight -= weight;
                     break r;
                 }
                 g = self.wait(g);
@@ -125,7 +140,7 @@ mod tests {
     #[test]
     fn results_come_back_in_order_with_segments_added_on_the_way() {
         for threads in 1..4 {
-            let pool: Pool<Key> = Pool::new(5, threads);
+            let pool: Pool<Key> = Pool::new(5, threads, 3);
             let mut got = Vec::new();
             std::thread::scope(|s| {
                 for _ in 0..threads {
@@ -134,7 +149,7 @@ mod tests {
                             if key.1 == 0 {
                                 pool.segments(key.0, key.0 % 3 + 1);
                             }
-                            pool.finish(key, key);
+                            pool.finish(key, key, key.1);
                         }
                     });
                 }

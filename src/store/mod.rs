@@ -21,6 +21,7 @@ use std::path::Path;
 use rusqlite::Connection;
 use serde::Serialize;
 
+pub use query::Filter;
 pub use record::{Added, Batch};
 
 /// Occurrences further apart than this start a new incident.
@@ -61,15 +62,35 @@ CREATE INDEX occurrences_by_incident ON occurrences(incident);
 CREATE VIRTUAL TABLE incidents_fts USING fts5(title, rule, fields, host, text, content='', contentless_delete=1);
 ";
 
-/// Version 2: zoned times on incidents, sample events with their context, error events no
-/// rule knew, and watch checkpoints (committed with the occurrences they cover).
+/// Version 2: occurrences as small rows (their source an integer into `sources`, the zone as
+/// an offset in seconds), zoned times on incidents, sample events with their context, error
+/// events no rule knew, and watch checkpoints (committed with the occurrences they cover).
 const SCHEMA_V2: &str = "
 ALTER TABLE incidents ADD COLUMN first_ts TEXT;
 ALTER TABLE incidents ADD COLUMN last_ts TEXT;
+CREATE TABLE sources (id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE);
+INSERT INTO sources (identity) SELECT DISTINCT source FROM occurrences;
+CREATE TABLE occurrences_v2 (
+    id INTEGER PRIMARY KEY,
+    incident INTEGER NOT NULL REFERENCES incidents(id),
+    source INTEGER NOT NULL REFERENCES sources(id),
+    offset INTEGER NOT NULL,
+    ts_ms INTEGER,
+    tz INTEGER,
+    line INTEGER NOT NULL,
+    fields TEXT NOT NULL
+);
+INSERT INTO occurrences_v2 (id, incident, source, offset, ts_ms, line, fields)
+    SELECT o.id, o.incident, s.id, o.offset, o.ts_ms, o.line, o.fields
+    FROM occurrences o JOIN sources s ON s.identity = o.source;
+DROP TABLE occurrences;
+ALTER TABLE occurrences_v2 RENAME TO occurrences;
+CREATE INDEX occurrences_by_place ON occurrences(source, offset);
+CREATE INDEX occurrences_by_incident ON occurrences(incident);
 CREATE TABLE samples (
     id INTEGER PRIMARY KEY,
     incident INTEGER NOT NULL REFERENCES incidents(id),
-    source TEXT NOT NULL,
+    source INTEGER NOT NULL,
     offset INTEGER NOT NULL,
     file TEXT NOT NULL,
     line INTEGER NOT NULL,
@@ -81,7 +102,8 @@ CREATE TABLE samples (
 CREATE INDEX samples_by_incident ON samples(incident);
 CREATE INDEX samples_by_place ON samples(source, offset);
 INSERT INTO samples (incident, source, offset, file, line, text)
-    SELECT id, '', -1, sample_file, sample_line, sample FROM incidents;
+    SELECT id, 0, -1, sample_file, sample_line, sample FROM incidents;
+ALTER TABLE incidents ADD COLUMN samples INTEGER NOT NULL DEFAULT 1;
 CREATE TABLE unknown (
     id INTEGER PRIMARY KEY,
     template TEXT NOT NULL,
@@ -101,13 +123,13 @@ CREATE INDEX unknown_by_template ON unknown(template, host, last_ms);
 CREATE TABLE unknown_events (
     id INTEGER PRIMARY KEY,
     unknown INTEGER NOT NULL REFERENCES unknown(id),
-    source TEXT NOT NULL,
+    source INTEGER NOT NULL,
     offset INTEGER NOT NULL,
     ts_ms INTEGER,
-    ts TEXT,
-    line INTEGER NOT NULL,
-    UNIQUE(source, offset)
+    tz INTEGER,
+    line INTEGER NOT NULL
 );
+CREATE INDEX unknown_events_by_place ON unknown_events(source, offset);
 CREATE INDEX unknown_events_by_group ON unknown_events(unknown);
 CREATE TABLE watch_checkpoints (id INTEGER PRIMARY KEY, path TEXT NOT NULL, body TEXT NOT NULL);
 ";

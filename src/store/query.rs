@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::params;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter};
 use serde::Serialize;
 
 use super::{Incident, Store, StoreError};
+use crate::rules::Severity;
 
 /// One occurrence of an incident.
 #[derive(Clone, Debug, Serialize)]
@@ -57,18 +59,83 @@ pub struct Unknown {
     pub sample: String,
 }
 
+/// Which incidents `list` and `search` return: seen within `[since, until]` (milliseconds;
+/// either open), on `host`, of `rule` (a trailing `*` takes every id with that prefix), at or
+/// above `min_severity`. Applied in SQL, so a large store is not read to print a few rows.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub host: Option<String>,
+    pub rule: Option<String>,
+    pub min_severity: Option<Severity>,
+}
+
+impl Filter {
+    /// The `AND ...` conditions on `incidents` and their values, numbered from `?first`.
+    fn sql(&self, first: usize) -> (String, Vec<Value>) {
+        let mut sql = String::new();
+        let mut values: Vec<Value> = Vec::new();
+        let mut cond = |c: &str, v: Value| {
+            values.push(v);
+            sql.push_str(&format!(
+                " AND {}",
+                c.replace('?', &format!("?{}", first + values.len() - 1))
+            ));
+        };
+        if let Some(s) = self.since {
+            cond("COALESCE(last_ms, ?) >= ?", Value::Integer(s));
+        }
+        if let Some(u) = self.until {
+            cond("COALESCE(first_ms, ?) <= ?", Value::Integer(u));
+        }
+        if let Some(h) = &self.host {
+            cond("host = ?", Value::Text(h.clone()));
+        }
+        match self.rule.as_deref().map(|r| (r, r.strip_suffix('*'))) {
+            Some((_, Some(prefix))) => cond(
+                "substr(rule, 1, length(?)) = ?",
+                Value::Text(prefix.to_string()),
+            ),
+            Some((rule, None)) => cond("rule = ?", Value::Text(rule.to_string())),
+            None => {}
+        }
+        if let Some(min) = self.min_severity {
+            let allowed: Vec<&str> = Severity::ALL
+                .into_iter()
+                .filter(|s| *s >= min)
+                .map(Severity::as_str)
+                .collect();
+            cond(
+                "instr(?, ',' || severity || ',') > 0",
+                Value::Text(format!(",{},", allowed.join(","))),
+            );
+        }
+        (sql, values)
+    }
+}
+
 impl Store {
-    /// Incidents, most recent first.
-    pub fn list(&self, limit: usize) -> Result<Vec<Incident>, StoreError> {
+    /// Incidents the filter lets through, most recent first.
+    pub fn list(&self, filter: &Filter, limit: usize) -> Result<Vec<Incident>, StoreError> {
+        let (conds, mut values) = filter.sql(2);
+        values.insert(0, Value::Integer(limit as i64));
         self.query(
-            &format!("{SELECT} ORDER BY COALESCE(last_ms, 0) DESC, id DESC LIMIT ?1"),
-            params![limit as i64],
+            &format!(
+                "{SELECT} WHERE 1{conds} ORDER BY COALESCE(last_ms, 0) DESC, id DESC LIMIT ?1"
+            ),
+            params_from_iter(values),
         )
     }
 
-    /// Incidents whose title, rule, fields, host or sample text match `query` (FTS5 syntax is
-    /// not needed: words are searched as given), best first.
-    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Incident>, StoreError> {
+    /// Incidents the filter lets through whose title, rule, fields, host or sample text match
+    /// `query` (FTS5 syntax is not needed: words are searched as given), best first.
+    pub fn search(
+        &self,
+        query: &str,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
         let words: Vec<String> = query
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
@@ -77,13 +144,16 @@ impl Store {
         if words.is_empty() {
             return Ok(Vec::new());
         }
+        let (conds, mut values) = filter.sql(3);
+        values.insert(0, Value::Integer(limit as i64));
+        values.insert(0, Value::Text(words.join(" ")));
         self.query(
             &format!(
                 "{SELECT} JOIN (SELECT rowid AS hit, bm25(incidents_fts) AS rank
                      FROM incidents_fts WHERE incidents_fts MATCH ?1) ON hit = incidents.id
-                 ORDER BY rank LIMIT ?2"
+                 WHERE 1{conds} ORDER BY rank LIMIT ?2"
             ),
-            params![words.join(" "), limit as i64],
+            params_from_iter(values),
         )
     }
 
@@ -116,16 +186,16 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT ts, line, fields FROM occurrences WHERE incident = ?1
+                "SELECT ts_ms, tz, line, fields FROM occurrences WHERE incident = ?1
                  ORDER BY COALESCE(ts_ms, 0), id LIMIT ?2",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params![incident, limit as i64], |r| {
-                let fields: String = r.get(2)?;
+                let fields: String = r.get(3)?;
                 Ok(Occurrence {
-                    ts: r.get(0)?,
-                    line: r.get(1)?,
+                    ts: zoned_text(r.get(0)?, r.get(1)?),
+                    line: r.get(2)?,
                     fields: serde_json::from_str(&fields).unwrap_or_default(),
                 })
             })
@@ -308,6 +378,17 @@ impl Store {
 
 const SELECT: &str = "SELECT incidents.id, rule, title, severity, host, group_key, count, first_ms,
     last_ms, kb, sample_file, sample_line, sample, first_ts, last_ts FROM incidents";
+
+/// An instant shown in the zone offset it was written in (UTC when that is not known).
+fn zoned_text(ms: Option<i64>, tz: Option<i32>) -> Option<String> {
+    let t = jiff::Timestamp::from_millisecond(ms?).ok()?;
+    let offset = tz
+        .and_then(|s| jiff::tz::Offset::from_seconds(s).ok())
+        .unwrap_or(jiff::tz::Offset::UTC);
+    Some(crate::parse::format_ts(
+        &t.to_zoned(jiff::tz::TimeZone::fixed(offset)),
+    ))
+}
 
 /// A time as written (with its offset), or the instant in UTC when that was not kept.
 fn shown_time(written: Option<String>, ms: Option<i64>) -> Option<String> {

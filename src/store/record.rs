@@ -2,7 +2,7 @@
 //! from), the after-context of earlier findings, identity changes of young files and, for
 //! `zkb watch`, the checkpoints that cover the batch, all in one transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -52,23 +52,36 @@ impl Store {
         self.record(rules, &batch)
     }
 
-    /// Records a batch in one transaction.
+    /// Records a batch in one transaction (taken for writing at once, so a watch and a
+    /// `scan --store` writing at the same time wait for each other instead of failing).
     pub fn record(&mut self, rules: &[Rule], batch: &Batch) -> Result<Added, StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         let mut added = Added::default();
         // First, so that findings under the new identity meet what was stored under the old.
         for (old, new) in batch.rekeys {
             rekey(&tx, old, new).map_err(err)?;
         }
+        let mut sources: HashMap<&str, i64> = HashMap::new();
         for (source, f) in &batch.findings {
+            let source_id = match sources.get(source) {
+                Some(id) => *id,
+                None => {
+                    let id = source_id(&tx, source).map_err(err)?;
+                    sources.insert(source, id);
+                    id
+                }
+            };
             let new = match f.rule {
-                Some(r) => add_occurrence(&tx, source, &rules[r], f),
-                None => add_unknown(&tx, source, f),
+                Some(r) => add_occurrence(&tx, source_id, &rules[r], f),
+                None => add_unknown(&tx, source_id, f),
             }
             .map_err(err)?;
             if new {
@@ -78,11 +91,10 @@ impl Store {
             }
         }
         for (source, a) in &batch.after {
-            tx.execute(
-                "UPDATE samples SET after = ?3 WHERE source = ?1 AND offset = ?2",
-                params![source, a.offset as i64, json(&a.lines)],
-            )
-            .map_err(err)?;
+            let id = source_id(&tx, source).map_err(err)?;
+            tx.prepare_cached("UPDATE samples SET after = ?3 WHERE source = ?1 AND offset = ?2")
+                .and_then(|mut st| st.execute(params![id, a.offset as i64, json(&a.lines)]))
+                .map_err(err)?;
         }
         if let Some(cps) = batch.checkpoints {
             save_checkpoints(&tx, cps).map_err(err)?;
@@ -115,172 +127,185 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-fn ts_of(f: &Finding) -> (Option<i64>, Option<String>) {
+/// An event's time: milliseconds, the offset of its zone in seconds, and as written.
+fn ts_of(f: &Finding) -> (Option<i64>, Option<i32>, Option<String>) {
     let ts = f.parsed.ts.as_ref();
     (
         ts.map(|z| z.timestamp().as_millisecond()),
+        ts.map(|z| z.offset().seconds()),
         ts.map(format_ts),
     )
+}
+
+/// The row id of a source identity, made when new.
+fn source_id(tx: &Transaction, identity: &str) -> rusqlite::Result<i64> {
+    tx.prepare_cached("INSERT OR IGNORE INTO sources (identity) VALUES (?1)")?
+        .execute(params![identity])?;
+    tx.prepare_cached("SELECT id FROM sources WHERE identity = ?1")?
+        .query_row(params![identity], |r| r.get(0))
 }
 
 /// Stores one occurrence of a rule; false when it was already there.
 fn add_occurrence(
     tx: &Transaction,
-    source: &str,
+    source: i64,
     rule: &Rule,
     f: &Finding,
 ) -> rusqlite::Result<bool> {
     let known: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM occurrences WHERE source = ?1 AND offset = ?2 AND rule = ?3",
-            params![source, f.offset as i64, rule.id],
-            |row| row.get(0),
-        )
+        .prepare_cached(
+            "SELECT o.id FROM occurrences o JOIN incidents i ON i.id = o.incident
+             WHERE o.source = ?1 AND o.offset = ?2 AND i.rule = ?3",
+        )?
+        .query_row(params![source, f.offset as i64, rule.id], |row| row.get(0))
         .optional()?;
     if known.is_some() {
         return Ok(false);
     }
     let key = group_key(rule, f).join("\u{1f}");
-    let (ts_ms, ts) = ts_of(f);
+    let (ts_ms, tz, ts) = ts_of(f);
     let fields = json(&f.fields.iter().cloned().collect::<BTreeMap<_, _>>());
-    let id = match find_group(tx, "incidents", "rule", &rule.id, &key, ts_ms)? {
+    let id = match find_group(tx, Group::Incident, &rule.id, &key, ts_ms)? {
         Some(id) => {
-            widen(tx, "incidents", id, ts_ms, ts.as_deref())?;
+            widen(tx, Group::Incident, id, ts_ms, ts.as_deref())?;
+            let samples: i64 = tx
+                .prepare_cached("SELECT samples FROM incidents WHERE id = ?1")?
+                .query_row(params![id], |r| r.get(0))?;
+            if samples < SAMPLES {
+                add_sample(tx, id, source, f, ts.as_deref())?;
+            }
             id
         }
         None => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO incidents (rule, group_key, host, severity, title, kb, first_ms,
-                    last_ms, first_ts, last_ts, count, sample_file, sample_line, sample)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, 1, ?9, ?10, ?11)",
-                params![
-                    rule.id,
-                    key,
-                    f.host,
-                    rule.severity.as_str(),
-                    rule.title,
-                    json(&rule.kb),
-                    ts_ms,
-                    ts,
-                    f.file,
-                    f.line as i64,
-                    f.text,
-                ],
-            )?;
+                    last_ms, first_ts, last_ts, count, sample_file, sample_line, sample, samples)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, 1, ?9, ?10, ?11, 0)",
+            )?
+            .execute(params![
+                rule.id,
+                key,
+                f.host,
+                rule.severity.as_str(),
+                rule.title,
+                json(&rule.kb),
+                ts_ms,
+                ts,
+                f.file,
+                f.line as i64,
+                f.text,
+            ])?;
             let id = tx.last_insert_rowid();
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO incidents_fts (rowid, title, rule, fields, host, text)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    id,
-                    rule.title,
-                    rule.id.replace(['.', '-'], " "),
-                    fields,
-                    f.host,
-                    f.text
-                ],
-            )?;
+            )?
+            .execute(params![
+                id,
+                rule.title,
+                rule.id.replace(['.', '-'], " "),
+                fields,
+                f.host,
+                f.text
+            ])?;
+            add_sample(tx, id, source, f, ts.as_deref())?;
             id
         }
     };
-    tx.execute(
-        "INSERT INTO occurrences (incident, source, offset, rule, ts_ms, ts, line, fields)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            id,
-            source,
-            f.offset as i64,
-            rule.id,
-            ts_ms,
-            ts,
-            f.line as i64,
-            fields
-        ],
-    )?;
-    add_sample(tx, id, source, f, ts.as_deref())?;
+    tx.prepare_cached(
+        "INSERT INTO occurrences (incident, source, offset, ts_ms, tz, line, fields)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        id,
+        source,
+        f.offset as i64,
+        ts_ms,
+        tz,
+        f.line as i64,
+        fields
+    ])?;
     Ok(true)
 }
 
-/// Keeps the occurrence as a sample when its incident has fewer than [`SAMPLES`].
+/// Keeps the occurrence as one of its incident's samples.
 fn add_sample(
     tx: &Transaction,
     incident: i64,
-    source: &str,
+    source: i64,
     f: &Finding,
     ts: Option<&str>,
 ) -> rusqlite::Result<()> {
-    let have: i64 = tx.query_row(
-        "SELECT COUNT(*) FROM samples WHERE incident = ?1",
-        params![incident],
-        |r| r.get(0),
-    )?;
-    if have >= SAMPLES {
-        return Ok(());
-    }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO samples (incident, source, offset, file, line, ts, before, text, after)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            incident,
-            source,
-            f.offset as i64,
-            f.file,
-            f.line as i64,
-            ts,
-            json(&f.before),
-            f.text,
-            json(&f.after)
-        ],
-    )?;
+    )?
+    .execute(params![
+        incident,
+        source,
+        f.offset as i64,
+        f.file,
+        f.line as i64,
+        ts,
+        json(&f.before),
+        f.text,
+        json(&f.after)
+    ])?;
+    tx.prepare_cached("UPDATE incidents SET samples = samples + 1 WHERE id = ?1")?
+        .execute(params![incident])?;
     Ok(())
 }
 
 /// Stores an error event no rule knew, grouped by its masked wording and host; false when it
 /// was already there.
-fn add_unknown(tx: &Transaction, source: &str, f: &Finding) -> rusqlite::Result<bool> {
+fn add_unknown(tx: &Transaction, source: i64, f: &Finding) -> rusqlite::Result<bool> {
     let known: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM unknown_events WHERE source = ?1 AND offset = ?2",
-            params![source, f.offset as i64],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT id FROM unknown_events WHERE source = ?1 AND offset = ?2")?
+        .query_row(params![source, f.offset as i64], |row| row.get(0))
         .optional()?;
     if known.is_some() {
         return Ok(false);
     }
     let template = template_of(f);
     let host = f.host.clone().unwrap_or_default();
-    let (ts_ms, ts) = ts_of(f);
-    let id = match find_group(tx, "unknown", "template", &template, &host, ts_ms)? {
+    let (ts_ms, tz, ts) = ts_of(f);
+    let id = match find_group(tx, Group::Unknown, &template, &host, ts_ms)? {
         Some(id) => {
-            widen(tx, "unknown", id, ts_ms, ts.as_deref())?;
+            widen(tx, Group::Unknown, id, ts_ms, ts.as_deref())?;
             id
         }
         None => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO unknown (template, host, kind, level, first_ms, last_ms, first_ts,
                     last_ts, count, sample_file, sample_line, sample)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6, 1, ?7, ?8, ?9)",
-                params![
-                    template,
-                    host,
-                    f.kind.as_str(),
-                    f.parsed.level,
-                    ts_ms,
-                    ts,
-                    f.file,
-                    f.line as i64,
-                    f.text
-                ],
-            )?;
+            )?
+            .execute(params![
+                template,
+                host,
+                f.kind.as_str(),
+                f.parsed.level,
+                ts_ms,
+                ts,
+                f.file,
+                f.line as i64,
+                f.text
+            ])?;
             tx.last_insert_rowid()
         }
     };
-    tx.execute(
-        "INSERT INTO unknown_events (unknown, source, offset, ts_ms, ts, line)
+    tx.prepare_cached(
+        "INSERT INTO unknown_events (unknown, source, offset, ts_ms, tz, line)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id, source, f.offset as i64, ts_ms, ts, f.line as i64],
-    )?;
+    )?
+    .execute(params![
+        id,
+        source,
+        f.offset as i64,
+        ts_ms,
+        tz,
+        f.line as i64
+    ])?;
     Ok(true)
 }
 
@@ -296,43 +321,57 @@ pub fn template_of(f: &Finding) -> String {
     crate::search::mask_variables(&text)
 }
 
-/// The group (an incident, or a group of unknown events) an occurrence at `ts_ms` joins: the
-/// latest with its key whose occurrences come within [`GAP_MS`] (or, without times, the
-/// latest one).
+/// What occurrences are grouped into.
+#[derive(Clone, Copy)]
+enum Group {
+    /// By rule and group key.
+    Incident,
+    /// Error events no rule knew, by wording and host.
+    Unknown,
+}
+
+impl Group {
+    fn table(self) -> &'static str {
+        match self {
+            Group::Incident => "incidents",
+            Group::Unknown => "unknown",
+        }
+    }
+
+    /// The columns of its key.
+    fn key(self) -> (&'static str, &'static str) {
+        match self {
+            Group::Incident => ("rule", "group_key"),
+            Group::Unknown => ("template", "COALESCE(host, '')"),
+        }
+    }
+}
+
+/// The group an occurrence at `ts_ms` joins: the latest with its key whose occurrences come
+/// within [`GAP_MS`] (or, without times, the latest one).
 fn find_group(
     tx: &Transaction,
-    table: &str,
-    column: &str,
+    group: Group,
     value: &str,
     key: &str,
     ts_ms: Option<i64>,
 ) -> rusqlite::Result<Option<i64>> {
-    let key_column = if table == "incidents" {
-        "group_key"
-    } else {
-        "COALESCE(host, '')"
-    };
+    let (table, (column, key_column)) = (group.table(), group.key());
     match ts_ms {
         Some(ts) => tx
-            .query_row(
-                &format!(
-                    "SELECT id FROM {table} WHERE {column} = ?1 AND {key_column} = ?2
-                       AND (last_ms IS NULL OR (last_ms >= ?3 - ?4 AND first_ms <= ?3 + ?4))
-                     ORDER BY last_ms DESC LIMIT 1"
-                ),
-                params![value, key, ts, GAP_MS],
-                |r| r.get(0),
-            )
+            .prepare_cached(&format!(
+                "SELECT id FROM {table} WHERE {column} = ?1 AND {key_column} = ?2
+                   AND (last_ms IS NULL OR (last_ms >= ?3 - ?4 AND first_ms <= ?3 + ?4))
+                 ORDER BY last_ms DESC LIMIT 1"
+            ))?
+            .query_row(params![value, key, ts, GAP_MS], |r| r.get(0))
             .optional(),
         None => tx
-            .query_row(
-                &format!(
-                    "SELECT id FROM {table} WHERE {column} = ?1 AND {key_column} = ?2
-                     ORDER BY id DESC LIMIT 1"
-                ),
-                params![value, key],
-                |r| r.get(0),
-            )
+            .prepare_cached(&format!(
+                "SELECT id FROM {table} WHERE {column} = ?1 AND {key_column} = ?2
+                 ORDER BY id DESC LIMIT 1"
+            ))?
+            .query_row(params![value, key], |r| r.get(0))
             .optional(),
     }
 }
@@ -340,36 +379,44 @@ fn find_group(
 /// Counts one more occurrence in a group and widens its first/last seen.
 fn widen(
     tx: &Transaction,
-    table: &str,
+    group: Group,
     id: i64,
     ts_ms: Option<i64>,
     ts: Option<&str>,
 ) -> rusqlite::Result<()> {
-    tx.execute(
-        &format!(
-            "UPDATE {table} SET count = count + 1,
-                first_ts = CASE WHEN ?2 IS NOT NULL AND (first_ms IS NULL OR ?2 < first_ms)
-                           THEN ?3 ELSE first_ts END,
-                last_ts = CASE WHEN ?2 IS NOT NULL AND (last_ms IS NULL OR ?2 > last_ms)
-                          THEN ?3 ELSE last_ts END,
-                first_ms = MIN(COALESCE(first_ms, ?2), COALESCE(?2, first_ms)),
-                last_ms = MAX(COALESCE(last_ms, ?2), COALESCE(?2, last_ms))
-             WHERE id = ?1"
-        ),
-        params![id, ts_ms, ts],
-    )?;
+    tx.prepare_cached(&format!(
+        "UPDATE {} SET count = count + 1,
+            first_ts = CASE WHEN ?2 IS NOT NULL AND (first_ms IS NULL OR ?2 < first_ms)
+                       THEN ?3 ELSE first_ts END,
+            last_ts = CASE WHEN ?2 IS NOT NULL AND (last_ms IS NULL OR ?2 > last_ms)
+                      THEN ?3 ELSE last_ts END,
+            first_ms = MIN(COALESCE(first_ms, ?2), COALESCE(?2, first_ms)),
+            last_ms = MAX(COALESCE(last_ms, ?2), COALESCE(?2, last_ms))
+         WHERE id = ?1",
+        group.table()
+    ))?
+    .execute(params![id, ts_ms, ts])?;
     Ok(())
 }
 
 /// What was recorded under a young file's first identity moves to its content fingerprint
-/// (rows already there under the new one, from a scan of the same content, stay as they are).
+/// (merged into it when a scan of the same content already stored some).
 fn rekey(tx: &Transaction, old: &str, new: &str) -> rusqlite::Result<()> {
+    let Some(old_id) = tx
+        .prepare_cached("SELECT id FROM sources WHERE identity = ?1")?
+        .query_row(params![old], |r| r.get::<_, i64>(0))
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let new_id = source_id(tx, new)?;
     for table in ["occurrences", "unknown_events", "samples"] {
         tx.execute(
-            &format!("UPDATE OR IGNORE {table} SET source = ?2 WHERE source = ?1"),
-            params![old, new],
+            &format!("UPDATE {table} SET source = ?2 WHERE source = ?1"),
+            params![old_id, new_id],
         )?;
     }
+    tx.execute("DELETE FROM sources WHERE id = ?1", params![old_id])?;
     Ok(())
 }
 
