@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 
 use crate::cli::{load_kb_only, Global, Outcome};
+use crate::kb::LOCAL_LESSON;
 use crate::matcher::Matcher;
 use crate::parse::{parse, Event, TimeContext};
 use crate::rules::{self, Rule};
@@ -69,7 +70,7 @@ pub fn check(g: &Global) -> Report {
     report
 }
 
-fn check_rule(matcher: &Matcher, index: usize, rule: &Rule, report: &mut Report) {
+pub fn check_rule(matcher: &Matcher, index: usize, rule: &Rule, report: &mut Report) {
     let at = format!("{}:{}: rule {}", rule.source, rule.line, rule.id);
     let mut compile = Vec::new();
     rule.node.compile_errors(&mut compile);
@@ -205,7 +206,14 @@ fn check_kb(g: &Global, matcher: &Matcher, report: &mut Report) {
             report.errors.push(format!("{}: {p}", e.source));
         }
         let reference_only = e.front.tags.iter().any(|t| t == "reference-only");
-        if !named.contains(e.id()) && !reference_only {
+        let lesson = e.front.tags.iter().any(|t| t == LOCAL_LESSON);
+        if !named.contains(e.id()) && lesson {
+            report.warnings.push(format!(
+                "{}: no loaded rule names the lesson {}",
+                e.source,
+                e.id()
+            ));
+        } else if !named.contains(e.id()) && !reference_only {
             report.errors.push(format!(
                 "{}: no rule names {} (tag it `reference-only` if none should)",
                 e.source,

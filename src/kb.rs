@@ -29,6 +29,10 @@ pub struct FrontMatter {
     pub signatures: Vec<String>,
 }
 
+/// The tag of a note written by `zkb learn` from the admin's own logs: it needs no public
+/// reference URL (its reference is where it was learned), and no loaded rule need name it.
+pub const LOCAL_LESSON: &str = "local-lesson";
+
 /// One KB entry.
 #[derive(Clone, Debug, Serialize)]
 pub struct Entry {
@@ -166,11 +170,13 @@ impl Entry {
         if self.fix_variants().is_empty() {
             problems.push("Fix has no numbered steps".into());
         }
-        if !self
-            .front
-            .references
-            .iter()
-            .any(|r| r.starts_with("http://") || r.starts_with("https://"))
+        let lesson = self.front.tags.iter().any(|t| t == LOCAL_LESSON);
+        if !lesson
+            && !self
+                .front
+                .references
+                .iter()
+                .any(|r| r.starts_with("http://") || r.starts_with("https://"))
         {
             problems.push("no reference URL".into());
         }

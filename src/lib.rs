@@ -15,6 +15,7 @@ pub mod framing;
 pub mod generate;
 pub mod kb;
 pub mod kind;
+pub mod learn;
 pub mod matcher;
 pub mod output;
 pub mod parse;

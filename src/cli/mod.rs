@@ -22,6 +22,7 @@ use crate::{check, explain, sources};
 
 mod demo;
 mod incidents;
+mod learn;
 mod run;
 mod watch;
 
@@ -101,6 +102,12 @@ pub enum Command {
     },
     /// A self-contained HTML (or Markdown) report of a time window from the incident store.
     Report(incidents::ReportArgs),
+    /// The warning and error events no rule knows, grouped into templates (variable parts
+    /// masked), most frequent first, each with the `zkb learn` command that adopts it.
+    Unknown(learn::UnknownArgs),
+    /// Turn a log event into a rule (regex with named captures, tests) and a KB note skeleton,
+    /// tried on your logs; --write saves them where every scan and watch reads rules.
+    Learn(learn::LearnArgs),
     /// Show how one event parses, which rules match it and why, and which KB entries apply.
     Explain(ExplainArgs),
     /// List or inspect the loaded rules.
@@ -224,7 +231,7 @@ fn parse_kind(s: &str) -> Result<LogKind, String> {
     })
 }
 
-fn parse_severity(s: &str) -> Result<Severity, String> {
+pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::parse(s)
         .ok_or_else(|| format!("unknown severity {s:?}; one of: info, low, medium, high, critical"))
 }
@@ -243,6 +250,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Run(a) => run::run(g, a),
         Command::Incidents { command } => incidents::run(g, command),
         Command::Report(a) => incidents::report(g, a),
+        Command::Unknown(a) => learn::unknown(g, a),
+        Command::Learn(a) => learn::learn(g, a),
         Command::Explain(a) => explain::run(g, &read_text_arg(a.text.as_deref())?),
         Command::Rules {
             command: RulesCommand::List,
@@ -259,7 +268,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     }
 }
 
-fn read_text_arg(text: Option<&str>) -> Result<String> {
+pub(crate) fn read_text_arg(text: Option<&str>) -> Result<String> {
     match text {
         Some(t) if t != "-" => Ok(t.to_string()),
         _ => {
@@ -313,11 +322,15 @@ pub fn load_kb_only(g: &Global) -> Kb {
 
 /// `~/.config/zkb/<what>` when it exists.
 fn user_dir(what: &str) -> Option<PathBuf> {
+    config_dir(what).filter(|d| d.is_dir())
+}
+
+/// `~/.config/zkb/<what>` (`$XDG_CONFIG_HOME/zkb/<what>`), whether it exists or not.
+pub(crate) fn config_dir(what: &str) -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    let dir = base.join("zkb").join(what);
-    dir.is_dir().then_some(dir)
+    Some(base.join("zkb").join(what))
 }
 
 /// The printer of findings the global flags ask for.
@@ -512,7 +525,7 @@ fn style_stderr(g: &Global) -> Style {
 }
 
 /// The standard Zimbra log locations that exist on this host.
-fn default_paths() -> Vec<String> {
+pub(crate) fn default_paths() -> Vec<String> {
     ["/opt/zimbra/log", "/var/log/zimbra.log"]
         .into_iter()
         .filter(|p| std::path::Path::new(p).exists())

@@ -46,6 +46,9 @@ pub struct ScanOptions {
     pub low_priority: bool,
     /// Also report error-level events that no rule matched.
     pub unmatched: bool,
+    /// With `unmatched`: warnings too, and lines without a level that say error, fail…
+    /// (`zkb unknown`).
+    pub unmatched_warnings: bool,
 }
 
 impl Default for ScanOptions {
@@ -62,6 +65,7 @@ impl Default for ScanOptions {
             after: 0,
             chunk: DEFAULT_CHUNK,
             unmatched: false,
+            unmatched_warnings: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             segment: segment::SEGMENT,
             low_priority: false,
@@ -664,17 +668,7 @@ impl<'a> FileScanner<'a> {
     /// An error-level event no rule matched: reported with related KB entries.
     fn unmatched_event(&mut self, event: &Event<'_>) -> bool {
         let parsed = parse(event, &self.time);
-        let is_error = parsed
-            .level
-            .as_deref()
-            .map(crate::parse::normalize_level)
-            .is_some_and(|l| {
-                matches!(
-                    l.as_str(),
-                    "ERROR" | "FATAL" | "CRIT" | "ALERT" | "EMERG" | "SEVERE"
-                )
-            });
-        if !is_error || !self.in_time_range(&parsed) {
+        if !self.unknown_level(&parsed) || !self.in_time_range(&parsed) {
             return false;
         }
         let related = self.related(event, &parsed);
@@ -682,6 +676,21 @@ impl<'a> FileScanner<'a> {
         self.push_finding(event, parsed, None, fields, related);
         self.after_left = self.opts.after;
         true
+    }
+
+    /// Whether an event no rule matched is reported: error levels, and with
+    /// `unmatched_warnings` warnings and level-less lines with an error word.
+    fn unknown_level(&self, parsed: &Parsed) -> bool {
+        let warnings = self.opts.unmatched_warnings;
+        match parsed.level.as_deref().map(crate::parse::normalize_level) {
+            Some(l) => {
+                matches!(
+                    l.as_str(),
+                    "ERROR" | "FATAL" | "CRIT" | "ALERT" | "EMERG" | "SEVERE"
+                ) || (warnings && l == "WARN")
+            }
+            None => warnings && has_error_word(&parsed.message),
+        }
     }
 
     /// Records a finding for `event`, with the events before it when -B asks for them.
@@ -758,6 +767,29 @@ impl<'a> FileScanner<'a> {
 
 /// The captured fields, plus the account (`name`) of a mailbox.log context when no capture
 /// already names it.
+/// Whether a line without a level says something went wrong.
+fn has_error_word(message: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "error",
+        "fail",
+        "fatal",
+        "panic",
+        "refused",
+        "denied",
+        "timed out",
+        "timeout",
+        "cannot",
+        "can't",
+        "unable",
+        "critical",
+        "warning",
+        "corrupt",
+        "abort",
+    ];
+    let lower = message.to_ascii_lowercase();
+    WORDS.iter().any(|w| lower.contains(w))
+}
+
 fn with_context_fields(fields: &Fields, parsed: &Parsed) -> Fields {
     let mut out = fields.clone();
     if let Some(name) = parsed.context_value("name") {
