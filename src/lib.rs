@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod dashboard;
 pub mod demo;
+pub mod diff;
 pub mod error;
 pub mod explain;
 pub mod framing;

@@ -21,6 +21,7 @@ use crate::state;
 use crate::{check, explain, sources};
 
 mod demo;
+mod diff;
 mod incidents;
 mod learn;
 mod run;
@@ -102,6 +103,9 @@ pub enum Command {
     },
     /// A self-contained HTML (or Markdown) report of a time window from the incident store.
     Report(incidents::ReportArgs),
+    /// What changed between two windows of the incident store: NEW first, then rates that
+    /// moved, GONE; chronic problems at their usual rate folded away.
+    Diff(diff::DiffArgs),
     /// The warning and error events no rule knows, grouped into templates (variable parts
     /// masked), most frequent first, each with the `zkb learn` command that adopts it.
     Unknown(learn::UnknownArgs),
@@ -251,6 +255,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Incidents { command } => incidents::run(g, command),
         Command::Report(a) => incidents::report(g, a),
         Command::Unknown(a) => learn::unknown(g, a),
+        Command::Diff(a) => diff::run(g, a),
         Command::Learn(a) => learn::learn(g, a),
         Command::Explain(a) => explain::run(g, &read_text_arg(a.text.as_deref())?),
         Command::Rules {

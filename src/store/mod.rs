@@ -13,6 +13,7 @@
 //! Times are kept as milliseconds (for order and windows) and as written, with the offset of
 //! the zone they were in. Incidents are searched with FTS5 (BM25 ranking).
 
+pub mod counts;
 pub mod query;
 pub mod record;
 

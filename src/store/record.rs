@@ -309,16 +309,10 @@ fn add_unknown(tx: &Transaction, source: i64, f: &Finding) -> rusqlite::Result<b
     Ok(true)
 }
 
-/// The constant wording of an event: its message and first continuation line (where Java puts
-/// the exception), variable parts masked.
+/// The constant wording of an event, as `zkb unknown` groups it: its message and exception
+/// line, variable parts masked.
 pub fn template_of(f: &Finding) -> String {
-    let second = f.text.lines().nth(1).unwrap_or("").trim();
-    let text = if second.is_empty() {
-        f.parsed.message.clone()
-    } else {
-        format!("{} | {second}", f.parsed.message)
-    };
-    crate::search::mask_variables(&text)
+    crate::learn::unknown::event_template(f)
 }
 
 /// What occurrences are grouped into.
