@@ -20,6 +20,7 @@ pub mod learn;
 pub mod matcher;
 pub mod output;
 pub mod parse;
+pub mod preflight;
 pub mod priority;
 pub mod report;
 pub mod rules;

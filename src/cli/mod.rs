@@ -24,6 +24,7 @@ mod demo;
 mod diff;
 mod incidents;
 mod learn;
+mod preflight;
 mod run;
 mod watch;
 
@@ -103,6 +104,9 @@ pub enum Command {
     },
     /// A self-contained HTML (or Markdown) report of a time window from the incident store.
     Report(incidents::ReportArgs),
+    /// Read-only checks before an upgrade: every store/index/HSM volume on a filesystem that
+    /// comes back at boot, the licence file, free space. Exit 1 when one fails.
+    Preflight(preflight::PreflightArgs),
     /// What changed between two windows of the incident store: NEW first, then rates that
     /// moved, GONE; chronic problems at their usual rate folded away.
     Diff(diff::DiffArgs),
@@ -256,6 +260,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Report(a) => incidents::report(g, a),
         Command::Unknown(a) => learn::unknown(g, a),
         Command::Diff(a) => diff::run(g, a),
+        Command::Preflight(a) => preflight::run(g, a),
         Command::Learn(a) => learn::learn(g, a),
         Command::Explain(a) => explain::run(g, &read_text_arg(a.text.as_deref())?),
         Command::Rules {

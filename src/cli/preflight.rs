@@ -1,0 +1,72 @@
+//! `zkb preflight`: the pre-upgrade checks, as a table (human) or JSON lines; exit 1 on a fail.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::{style, Global, Outcome};
+use crate::output::{escape, Format};
+use crate::preflight::{self, Host, Status};
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  zkb preflight                         as root on each server, before ./install.sh\n  zkb preflight --format json | jq 'select(.status != \"pass\")'\n  zkb preflight --root /mnt/copy-of-mbx2  a copied system (its Zimbra commands come from PATH)\n\nNothing is changed. Zimbra's commands (zmvolume, zmlicense, mysql) run as the zimbra user\n(`su - zimbra -c`); with --root they are taken from PATH as they are. Exit 1 when a check fails."
+)]
+pub struct PreflightArgs {
+    /// Check the tree under DIR instead of this host's /.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+pub fn run(g: &Global, a: &PreflightArgs) -> Result<Outcome> {
+    let host = Host {
+        root: a.root.clone().unwrap_or_else(|| PathBuf::from("/")),
+        direct_commands: a.root.is_some() || running_as_zimbra(),
+    };
+    let findings = preflight::run(&host);
+    let out = io::stdout();
+    let mut w = io::BufWriter::new(out.lock());
+    let s = style(g);
+    for f in &findings {
+        match g.format {
+            Format::Json => writeln!(w, "{}", serde_json::to_string(f)?)?,
+            Format::Human => {
+                let label = match f.status {
+                    Status::Pass => "pass".to_string(),
+                    Status::Warn => s.bold("WARN"),
+                    Status::Fail => s.bold("FAIL"),
+                };
+                writeln!(
+                    w,
+                    "{label:<4}  {:<18}  {}",
+                    f.check,
+                    escape(&f.subject, false)
+                )?;
+                if f.status != Status::Pass || g.verbose {
+                    writeln!(w, "      {}", escape(&f.message, false))?;
+                }
+                for kb in &f.kb {
+                    writeln!(w, "      fix: zkb kb show {kb}")?;
+                }
+            }
+        }
+    }
+    w.flush()?;
+    let failed = findings.iter().filter(|f| f.status == Status::Fail).count();
+    if !g.quiet && g.format == Format::Human {
+        let warned = findings.iter().filter(|f| f.status == Status::Warn).count();
+        eprintln!(
+            "zkb: {} check(s): {failed} failed, {warned} warned",
+            findings.len()
+        );
+    }
+    Ok(Outcome {
+        code: i32::from(failed > 0),
+    })
+}
+
+fn running_as_zimbra() -> bool {
+    std::env::var("USER").is_ok_and(|u| u == "zimbra")
+}

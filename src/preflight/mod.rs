@@ -1,0 +1,105 @@
+//! `zkb preflight`: read-only checks of a host before an upgrade (or of a copied tree under
+//! `--root`), each a small unit that reads files and, where it must, the output of Zimbra's
+//! own commands, and answers with pass, warn or fail and the KB entry that fixes a failure.
+//! Nothing here changes the host.
+//!
+//! - [`mounts`]: every store, index and HSM volume is on a filesystem that comes back at boot.
+//! - [`volumes`]: the volume list, from `zmvolume -l` or, with mailboxd down, the `volume` table.
+//! - [`host`]: the licence file of a Network Edition mailstore, free space for the installer.
+
+pub mod host;
+pub mod mounts;
+pub mod volumes;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+/// How a check came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// One check's answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// The check (`volumes.boot-mount`).
+    pub check: &'static str,
+    pub status: Status,
+    /// `critical`, `high`… for a warn or fail; `info` for a pass.
+    pub severity: &'static str,
+    /// What it is about (a volume path, a file, a filesystem).
+    pub subject: String,
+    pub message: String,
+    /// KB entries with the fix, first the most likely.
+    pub kb: Vec<&'static str>,
+}
+
+/// Where the checks look: the host's `/`, or a tree standing for it.
+pub struct Host {
+    pub root: PathBuf,
+    /// Run Zimbra's commands as found on `PATH` (a test tree, or already the zimbra user)
+    /// rather than through `su - zimbra -c`.
+    pub direct_commands: bool,
+}
+
+impl Host {
+    /// A host path (`/etc/fstab`) under the root.
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.root.join(p.trim_start_matches('/'))
+    }
+
+    pub fn read(&self, p: &str) -> Option<String> {
+        std::fs::read_to_string(self.path(p)).ok()
+    }
+
+    /// Runs one of Zimbra's commands as the zimbra user; its stdout when it succeeds.
+    pub fn zimbra_command(&self, program: &str, args: &[&str]) -> Option<String> {
+        let out = if self.direct_commands {
+            Command::new(program).args(args).output()
+        } else {
+            let line = std::iter::once(program)
+                .chain(args.iter().copied())
+                .map(shell_word)
+                .collect::<Vec<_>>()
+                .join(" ");
+            Command::new("su")
+                .args(["-", "zimbra", "-c", &line])
+                .output()
+        }
+        .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+fn shell_word(w: &str) -> String {
+    if w.bytes()
+        .all(|c| c.is_ascii_alphanumeric() || b"-_./=".contains(&c))
+    {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    }
+}
+
+/// Runs every check.
+pub fn run(host: &Host) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let vols = volumes::list(host);
+    out.extend(mounts::check(host, &vols));
+    out.extend(host::licence(host));
+    out.extend(host::free_space(host));
+    out
+}
+
+/// Whether `path` is `dir` or under it (whole components).
+pub fn under(path: &Path, dir: &Path) -> bool {
+    path.starts_with(dir)
+}
