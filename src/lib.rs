@@ -22,6 +22,7 @@ pub mod output;
 pub mod parse;
 pub mod preflight;
 pub mod priority;
+pub mod relay;
 pub mod report;
 pub mod rules;
 pub mod run;

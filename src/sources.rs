@@ -204,6 +204,7 @@ pub fn open(input: &Input, kind: Option<LogKind>, gentle: bool) -> Result<Opened
         return Err(Skip::Quiet(format!("{name}: binary file, skipped")));
     }
     let by_name = input.path.as_deref().and_then(LogKind::from_path);
+    let forced = kind;
     let kind = match (kind, by_name) {
         (Some(k), _) | (None, Some(k)) => k,
         (None, None) => {
@@ -216,7 +217,26 @@ pub fn open(input: &Input, kind: Option<LogKind>, gentle: bool) -> Result<Opened
             sniffed
         }
     };
-    let host = input.path.as_deref().and_then(host_from_path);
+    let mut host = input.path.as_deref().and_then(host_from_path);
+    // A receiver's file of relayed log4j records: read as the original mailbox log (not
+    // cut into segments: its offsets are those of the decoded stream).
+    let relayed = (matches!(kind, LogKind::Syslog | LogKind::Mailbox) && forced.is_none())
+        .then(|| crate::relay::relayed_kind(&head))
+        .flatten();
+    let kind = match relayed {
+        Some(inner) => {
+            if host.is_none() {
+                host = head
+                    .split(|&b| b == b'\n')
+                    .find_map(crate::relay::split_header)
+                    .map(|(h, _)| String::from_utf8_lossy(h).into_owned());
+            }
+            reader = Box::new(crate::relay::Unwrap::new(reader));
+            plain_size = None;
+            inner
+        }
+        None => kind,
+    };
     Ok(Opened {
         name,
         kind,
