@@ -280,11 +280,7 @@ pub fn load(g: &Global) -> (RuleSet, Kb) {
 
 /// [`load`], choosing whether the shipped rules come with their tests.
 pub fn load_with(g: &Global, tests: rules::Tests) -> (RuleSet, Kb) {
-    let mut rule_dirs = g.rules.clone();
-    if let Some(dir) = user_dir("rules") {
-        rule_dirs.push(dir);
-    }
-    let mut set = rules::load(&rule_dirs, g.no_default_rules, tests);
+    let mut set = rule_sources(g).load(tests);
     for e in &set.errors {
         eprintln!("zkb: {e}");
     }
@@ -311,13 +307,27 @@ pub fn load_kb_only(g: &Global) -> Kb {
     kb::load(&kb_dirs, false)
 }
 
+/// Where the rules come from: the shipped ones (unless --no-default-rules), the --rules
+/// directories, and the user's config dir (whenever it exists).
+pub fn rule_sources(g: &Global) -> rules::RuleSources {
+    rules::RuleSources {
+        no_default: g.no_default_rules,
+        extra: g.rules.clone(),
+        optional: user_path("rules").into_iter().collect(),
+    }
+}
+
 /// `~/.config/zkb/<what>` when it exists.
 fn user_dir(what: &str) -> Option<PathBuf> {
+    user_path(what).filter(|dir| dir.is_dir())
+}
+
+/// `~/.config/zkb/<what>` (`$XDG_CONFIG_HOME/zkb/<what>`), whether it exists or not.
+fn user_path(what: &str) -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    let dir = base.join("zkb").join(what);
-    dir.is_dir().then_some(dir)
+    Some(base.join("zkb").join(what))
 }
 
 /// The printer of findings the global flags ask for.
