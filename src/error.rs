@@ -32,6 +32,14 @@ pub enum Error {
     },
     #[error("{0}")]
     Usage(String),
+    /// A reload of the rules (`zkb watch`) met files that do not load: the rules in force stay.
+    #[error("rules not reloaded, the previous rules stay in force: {}", joined(.0))]
+    RulesNotReloaded(Vec<Error>),
+}
+
+fn joined(errors: &[Error]) -> String {
+    let each: Vec<String> = errors.iter().map(Error::to_string).collect();
+    each.join("; ")
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

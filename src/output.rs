@@ -196,7 +196,15 @@ pub struct Printer<'a> {
     pub versions: &'a HashMap<String, Version>,
 }
 
-impl Printer<'_> {
+impl<'a> Printer<'a> {
+    /// The same printer for the findings of another rule set (a watch that reloaded its rules).
+    pub fn with_matcher<'b>(&self, matcher: &'b Matcher) -> Printer<'b>
+    where
+        'a: 'b,
+    {
+        Printer { matcher, ..*self }
+    }
+
     pub fn finding(&self, w: &mut impl Write, f: &Finding) -> io::Result<()> {
         let rule = f.rule.map(|i| &self.matcher.rules[i]);
         let release = self.release(f);

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -44,7 +45,7 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
         .prepare(&dir)
         .with_context(|| format!("preparing {}", dir.display()))?;
     let (set, kb) = load(g);
-    let matcher = Matcher::new(set.rules);
+    let matcher = Arc::new(Matcher::new(set.rules));
     let scan_opts = ScanOptions {
         kind: g.kind,
         tz: jiff::tz::TimeZone::UTC,
@@ -78,7 +79,8 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
     let dashboard = !a.no_tui && g.format == Format::Human && io::stdout().is_terminal();
     let result = {
         let stdout = io::stdout();
-        let mut sink = |batch: &[Finding], _events: u64| -> io::Result<()> {
+        // The demo's rules never change: every batch indexes into `matcher`.
+        let mut sink = |_: &Arc<Matcher>, batch: &[Finding], _events: u64| -> io::Result<()> {
             let mut out = stdout.lock();
             for f in batch {
                 printer.finding(&mut out, f)?;
@@ -90,8 +92,12 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
         let verbose = g.verbose;
         let mut say = |m: Message| match m {
             Message::Note(n) if verbose => eprintln!("zkb: {}", escape(&n, false)),
-            Message::Warning(w) => eprintln!("zkb: {}", escape(&w, false)),
+            Message::Warning(w) | Message::Info(w) => eprintln!("zkb: {}", escape(&w, false)),
             _ => {}
+        };
+        let rules = watch::Rules {
+            matcher: matcher.clone(),
+            reloader: None,
         };
         std::thread::scope(|s| {
             let writer = s.spawn(|| {
@@ -104,9 +110,9 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
                 played
             });
             let watched = if dashboard {
-                super::watch::run_dashboard(&opts, &scan_opts, &printer, None, stop)
+                super::watch::run_dashboard(&opts, rules, &scan_opts, &printer, None, stop)
             } else {
-                watch::run(&opts, &matcher, &scan_opts, stop, &mut sink, &mut say)
+                watch::run(&opts, rules, &scan_opts, stop, &mut sink, &mut say)
             };
             stop.store(true, Ordering::Relaxed);
             let played = writer.join().expect("the replay thread does not panic");

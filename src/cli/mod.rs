@@ -299,11 +299,7 @@ pub fn load(g: &Global) -> (RuleSet, Kb) {
 
 /// [`load`], choosing whether the shipped rules come with their tests.
 pub fn load_with(g: &Global, tests: rules::Tests) -> (RuleSet, Kb) {
-    let mut rule_dirs = g.rules.clone();
-    if let Some(dir) = user_dir("rules") {
-        rule_dirs.push(dir);
-    }
-    let mut set = rules::load(&rule_dirs, g.no_default_rules, tests);
+    let mut set = rule_sources(g).load(tests);
     for e in &set.errors {
         eprintln!("zkb: {e}");
     }
@@ -328,6 +324,16 @@ pub fn load_kb_only(g: &Global) -> Kb {
         kb_dirs.push(dir);
     }
     kb::load(&kb_dirs, false)
+}
+
+/// Where the rules come from: the shipped ones (unless --no-default-rules), the --rules
+/// directories, and the user's config dir (whenever it exists).
+pub fn rule_sources(g: &Global) -> rules::RuleSources {
+    rules::RuleSources {
+        no_default: g.no_default_rules,
+        extra: g.rules.clone(),
+        optional: config_dir("rules").into_iter().collect(),
+    }
 }
 
 /// `~/.config/zkb/<what>` when it exists.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -18,6 +19,7 @@ use crate::scan::{Finding, ScanOptions};
 use crate::state;
 use crate::watch::alert::Alerter;
 use crate::watch::follow::FollowOptions;
+use crate::watch::reload::Reloader;
 use crate::watch::{self, Message, WatchOptions, STANDARD_LOGS};
 
 #[derive(Args, Debug)]
@@ -30,6 +32,12 @@ Examples:
 
 Rotations (rename, copytruncate, delete and recreate) are followed; a restart resumes from the
 checkpoints in the data dir, so nothing is missed while zkb is stopped.
+
+Rules edited by hand are picked up without a restart: a change to a rule file in a --rules
+directory or in ~/.config/zkb/rules (a new file, or that directory created, counts) is seen
+within about a second (or the --poll interval, when longer), and `kill -HUP` reloads at once.
+The new rules apply to the lines written after the `rules reloaded` message; when a file does
+not load, zkb names the file and line and keeps the rules in force.
 
 Every finding is recorded in the incident store of the data dir (with two events of context on
 each side, and the error-level events no rule knew), committed together with the checkpoints,
@@ -98,6 +106,8 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
             }
         }
     }
+    // Before the rules load, so that an edit made while they do is not missed.
+    let reloader = Reloader::new(super::rule_sources(g), Some(watch::reload_on_hangup()));
     let (set, kb) = load(g);
     let scan_opts = ScanOptions {
         kind: g.kind,
@@ -107,7 +117,7 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         rule_filter: a.rule.clone(),
         ..ScanOptions::default()
     };
-    let matcher = Matcher::new(set.rules);
+    let matcher = Arc::new(Matcher::new(set.rules));
     let data_dir = state::data_dir(g.data.as_deref());
     let targets = if a.paths.is_empty() {
         let mut t: Vec<String> = STANDARD_LOGS.iter().map(|s| s.to_string()).collect();
@@ -137,15 +147,27 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
     let versions = HashMap::new();
     let printer = super::printer(g, &kb, &matcher, &versions);
     let stop = watch::stop_on_signals();
+    let rules = watch::Rules {
+        matcher: matcher.clone(),
+        reloader: Some(reloader),
+    };
     let mut alerter = a
         .exec
         .clone()
         .map(|cmd| Alerter::new(cmd, a.exec_per_minute));
     let dashboard = a.tui || (!a.no_tui && g.format == Format::Human && io::stdout().is_terminal());
     let result = if dashboard {
-        run_dashboard(&opts, &scan_opts, &printer, alerter.as_mut(), stop)
+        run_dashboard(&opts, rules, &scan_opts, &printer, alerter.as_mut(), stop)
     } else {
-        run_lines(g, &opts, &scan_opts, &printer, alerter.as_mut(), stop)
+        run_lines(
+            g,
+            &opts,
+            rules,
+            &scan_opts,
+            &printer,
+            alerter.as_mut(),
+            stop,
+        )
     };
     if let Some(alerter) = alerter.as_mut() {
         alerter.finish(Duration::from_secs(5));
@@ -161,19 +183,23 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
 fn run_lines(
     g: &Global,
     opts: &WatchOptions,
+    rules: watch::Rules,
     scan_opts: &ScanOptions,
     printer: &Printer,
     mut alerter: Option<&mut Alerter>,
     stop: &AtomicBool,
 ) -> io::Result<()> {
     let stdout = io::stdout();
-    let mut sink = |findings: &[Finding], _events: u64| -> io::Result<()> {
+    let rule_count = rules.matcher.rules.len();
+    let mut sink = |matcher: &Arc<Matcher>, findings: &[Finding], _events: u64| {
+        // The findings index into the rules of their round, which a reload may have replaced.
+        let printer = printer.with_matcher(matcher);
         let mut out = stdout.lock();
         for f in findings {
             printer.finding(&mut out, f)?;
             out.flush()?;
             if let Some(alerter) = alerter.as_deref_mut() {
-                if let Some(note) = alert(alerter, printer, f) {
+                if let Some(note) = alert(alerter, &printer, f) {
                     eprintln!("zkb: {note}");
                 }
             }
@@ -183,22 +209,24 @@ fn run_lines(
     let (quiet, verbose) = (g.quiet, g.verbose);
     let mut say = |m: Message| match m {
         Message::Note(n) if verbose => eprintln!("zkb: {}", escape(&n, false)),
-        Message::Warning(w) if !quiet => eprintln!("zkb: {}", escape(&w, false)),
+        Message::Warning(w) | Message::Info(w) if !quiet => {
+            eprintln!("zkb: {}", escape(&w, false))
+        }
         _ => {}
     };
     if !quiet {
         eprintln!(
-            "zkb: watching {} path(s) with {} rules; Ctrl-C to stop",
+            "zkb: watching {} path(s) with {rule_count} rules; Ctrl-C to stop",
             opts.targets.len(),
-            printer.matcher.rules.len()
         );
     }
-    watch::run(opts, printer.matcher, scan_opts, stop, &mut sink, &mut say)
+    watch::run(opts, rules, scan_opts, stop, &mut sink, &mut say)
 }
 
 /// The terminal dashboard on this thread, the watch on another.
 pub(super) fn run_dashboard(
     opts: &WatchOptions,
+    rules: watch::Rules,
     scan_opts: &ScanOptions,
     printer: &Printer,
     mut alerter: Option<&mut Alerter>,
@@ -206,16 +234,23 @@ pub(super) fn run_dashboard(
 ) -> io::Result<()> {
     let (tx, rx) = mpsc::channel();
     let ctx = dashboard::Context {
-        matcher: printer.matcher,
+        matcher: rules.matcher.clone(),
         kb: printer.kb,
     };
     std::thread::scope(|s| {
         let watcher = s.spawn(move || {
             let messages = tx.clone();
-            let mut sink = |findings: &[Finding], events: u64| -> io::Result<()> {
+            let mut shown_rules = rules.matcher.clone();
+            let mut sink = |matcher: &Arc<Matcher>, findings: &[Finding], events: u64| {
+                // Reloaded rules reach the dashboard before the findings that index into them.
+                if !Arc::ptr_eq(matcher, &shown_rules) {
+                    shown_rules = matcher.clone();
+                    let _ = tx.send(Update::Rules(matcher.clone()));
+                }
+                let printer = printer.with_matcher(matcher);
                 for f in findings {
                     if let Some(alerter) = alerter.as_deref_mut() {
-                        if let Some(note) = alert(alerter, printer, f) {
+                        if let Some(note) = alert(alerter, &printer, f) {
                             let _ = tx.send(Update::Message(note));
                         }
                     }
@@ -224,13 +259,13 @@ pub(super) fn run_dashboard(
                 Ok(())
             };
             let mut say = |m: Message| {
-                if let Message::Warning(w) = m {
+                if let Message::Warning(w) | Message::Info(w) = m {
                     let _ = messages.send(Update::Message(escape(&w, false).into_owned()));
                 }
             };
-            watch::run(opts, printer.matcher, scan_opts, stop, &mut sink, &mut say)
+            watch::run(opts, rules, scan_opts, stop, &mut sink, &mut say)
         });
-        let shown = dashboard::run(rx, stop, &ctx);
+        let shown = dashboard::run(rx, stop, ctx);
         stop.store(true, Ordering::Relaxed);
         let watched = watcher.join().expect("the watch thread does not panic");
         shown.and(watched)

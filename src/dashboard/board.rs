@@ -92,6 +92,30 @@ impl Board {
         }
     }
 
+    /// Moves the incidents from the indices of the rules `old` to those of `new` (the watch
+    /// reloaded its rules), by rule id; the incidents of rules no longer there are dropped, the
+    /// counters stay.
+    pub fn rebase(&mut self, old: &[Rule], new: &[Rule]) {
+        let index: HashMap<&str, usize> = new
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
+        self.incidents.retain_mut(|inc| {
+            let moved = old.get(inc.rule).and_then(|r| index.get(r.id.as_str()));
+            if let Some(&i) = moved {
+                inc.rule = i;
+            }
+            moved.is_some()
+        });
+        self.by_key = self
+            .incidents
+            .iter()
+            .enumerate()
+            .map(|(i, inc)| ((inc.rule, inc.key.clone()), i))
+            .collect();
+    }
+
     /// Counts `n` events read at `now` (for the rate sparkline).
     pub fn count_events(&mut self, n: u64, now: Instant) {
         self.events += n;
@@ -222,6 +246,36 @@ mod tests {
             ..Filter::default()
         };
         assert!(board.visible(&matcher.rules, &high_host).is_empty());
+    }
+
+    #[test]
+    fn a_reload_moves_incidents_to_the_new_rule_indices() {
+        let mut set = crate::rules::RuleSet::embedded();
+        set.dedup();
+        let old = Matcher::new(set.rules.clone());
+        let blob_rule = "store.missing-blob-for-id";
+        let mut board = Board::default();
+        board.add(&old.rules, &findings(&old, &[&blob(1, 5)]));
+        // The same rules in another order, one of them gone.
+        let mut rules = set.rules;
+        rules.reverse();
+        rules.retain(|r| r.id != "auth.failed-login");
+        let new = Matcher::new(rules);
+        board.rebase(&old.rules, &new.rules);
+        assert_eq!(new.rules[board.incidents[0].rule].id, blob_rule);
+        board.add(&new.rules, &findings(&new, &[&blob(2, 5)]));
+        assert_eq!(board.incidents.len(), 1, "still the one incident");
+        assert_eq!(board.incidents[0].count, 2);
+
+        let without: Vec<Rule> = new
+            .rules
+            .iter()
+            .filter(|r| r.id != blob_rule)
+            .cloned()
+            .collect();
+        board.rebase(&new.rules, &without);
+        assert!(board.incidents.is_empty(), "its rule is gone");
+        assert_eq!(board.by_severity[Severity::Critical as usize], 2);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod view;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -27,11 +28,14 @@ pub enum Update {
     Round(Vec<Finding>, u64),
     /// A warning (shown in the key line until the next one).
     Message(String),
+    /// The watch reloaded its rules: the findings of later rounds index into these.
+    Rules(Arc<Matcher>),
 }
 
 /// What drawing needs besides the state.
 pub struct Context<'a> {
-    pub matcher: &'a Matcher,
+    /// The rules the incidents on the board index into.
+    pub matcher: Arc<Matcher>,
     pub kb: &'a Kb,
 }
 
@@ -73,7 +77,7 @@ impl App {
         self.board.visible(&ctx.matcher.rules, &self.filter)
     }
 
-    fn apply(&mut self, update: Update, ctx: &Context) {
+    fn apply(&mut self, update: Update, ctx: &mut Context) {
         if self.paused {
             self.held.push(update);
             return;
@@ -84,10 +88,14 @@ impl App {
                 self.board.add(&ctx.matcher.rules, &findings);
             }
             Update::Message(m) => self.message = Some(m),
+            Update::Rules(matcher) => {
+                self.board.rebase(&ctx.matcher.rules, &matcher.rules);
+                ctx.matcher = matcher;
+            }
         }
     }
 
-    fn key(&mut self, k: KeyEvent, ctx: &Context) -> Action {
+    fn key(&mut self, k: KeyEvent, ctx: &mut Context) -> Action {
         if k.kind == KeyEventKind::Release {
             return Action::Continue;
         }
@@ -126,7 +134,7 @@ impl App {
         Action::Continue
     }
 
-    fn toggle_pause(&mut self, ctx: &Context) {
+    fn toggle_pause(&mut self, ctx: &mut Context) {
         self.paused = !self.paused;
         if !self.paused {
             for u in std::mem::take(&mut self.held) {
@@ -169,9 +177,9 @@ impl App {
 }
 
 /// Runs the dashboard until the admin quits or `stop` is set; sets `stop` on the way out.
-pub fn run(updates: Receiver<Update>, stop: &AtomicBool, ctx: &Context) -> std::io::Result<()> {
+pub fn run(updates: Receiver<Update>, stop: &AtomicBool, mut ctx: Context) -> std::io::Result<()> {
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, updates, stop, ctx);
+    let result = event_loop(&mut terminal, updates, stop, &mut ctx);
     ratatui::restore();
     stop.store(true, Ordering::Relaxed);
     result
@@ -181,7 +189,7 @@ fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     updates: Receiver<Update>,
     stop: &AtomicBool,
-    ctx: &Context,
+    ctx: &mut Context,
 ) -> std::io::Result<()> {
     let mut app = App::new();
     while !stop.load(Ordering::Relaxed) {
@@ -225,7 +233,7 @@ mod tests {
             .collect()
     }
 
-    fn key(app: &mut App, ctx: &Context, c: char) {
+    fn key(app: &mut App, ctx: &mut Context, c: char) {
         app.key(KeyEvent::from(KeyCode::Char(c)), ctx);
     }
 
@@ -233,10 +241,10 @@ mod tests {
     fn an_incident_shows_with_its_fix_and_the_keys_work() {
         let mut set = crate::rules::RuleSet::embedded();
         set.dedup();
-        let matcher = Matcher::new(set.rules);
+        let matcher = Arc::new(Matcher::new(set.rules));
         let kb = Kb::embedded();
-        let ctx = Context {
-            matcher: &matcher,
+        let mut ctx = Context {
+            matcher: matcher.clone(),
             kb: &kb,
         };
         let opts = ScanOptions::default();
@@ -252,7 +260,7 @@ mod tests {
         let mut app = App::new();
         let empty = screen(&mut app, &ctx, 100, 30);
         assert!(empty.contains("No problems yet"), "{empty}");
-        app.apply(Update::Round(findings.clone(), 2), &ctx);
+        app.apply(Update::Round(findings.clone(), 2), &mut ctx);
         let s = screen(&mut app, &ctx, 100, 30);
         assert!(
             s.contains("missing blob for id") && s.contains("Fix:"),
@@ -262,33 +270,50 @@ mod tests {
         let narrow = screen(&mut app, &ctx, 40, 12);
         assert!(narrow.contains("blob"), "{narrow}");
 
-        key(&mut app, &ctx, '/');
+        key(&mut app, &mut ctx, '/');
         for c in "no such thing".chars() {
-            key(&mut app, &ctx, c);
+            key(&mut app, &mut ctx, c);
         }
-        app.key(KeyEvent::from(KeyCode::Enter), &ctx);
+        app.key(KeyEvent::from(KeyCode::Enter), &mut ctx);
         assert!(screen(&mut app, &ctx, 100, 30).contains("No incident matches"));
-        key(&mut app, &ctx, '/');
-        app.key(KeyEvent::from(KeyCode::Esc), &ctx);
+        key(&mut app, &mut ctx, '/');
+        app.key(KeyEvent::from(KeyCode::Esc), &mut ctx);
         assert!(app.filter.search.is_empty());
 
-        key(&mut app, &ctx, 'p');
-        app.apply(Update::Round(findings.clone(), 1), &ctx);
+        key(&mut app, &mut ctx, 'p');
+        app.apply(Update::Round(findings.clone(), 1), &mut ctx);
         assert_eq!(app.board.incidents[0].count, 1, "paused: held back");
-        key(&mut app, &ctx, 'p');
+        key(&mut app, &mut ctx, 'p');
         assert_eq!(app.board.incidents[0].count, 2, "resumed: applied");
 
-        key(&mut app, &ctx, 'h');
+        key(&mut app, &mut ctx, 'h');
         assert_eq!(app.filter.host.as_deref(), Some("mbx1"));
-        key(&mut app, &ctx, 'h');
+        key(&mut app, &mut ctx, 'h');
         assert_eq!(app.filter.host, None);
-        key(&mut app, &ctx, 's');
+        key(&mut app, &mut ctx, 's');
         assert_eq!(app.filter.min_severity, Severity::Low);
-        key(&mut app, &ctx, '?');
+        key(&mut app, &mut ctx, '?');
         assert!(screen(&mut app, &ctx, 100, 30).contains("keys"));
         assert!(matches!(
-            app.key(KeyEvent::from(KeyCode::Char('q')), &ctx),
+            app.key(KeyEvent::from(KeyCode::Char('q')), &mut ctx),
             Action::Quit
         ));
+
+        // Reloaded rules in another order: the incident follows its rule, held while paused.
+        let mut reordered = matcher.rules.clone();
+        reordered.reverse();
+        key(&mut app, &mut ctx, 'p');
+        app.apply(Update::Rules(Arc::new(Matcher::new(reordered))), &mut ctx);
+        assert!(
+            Arc::ptr_eq(&ctx.matcher, &matcher),
+            "paused: still the old rules"
+        );
+        key(&mut app, &mut ctx, 'p');
+        let inc = &app.board.incidents[0];
+        assert_eq!(ctx.matcher.rules[inc.rule].id, "store.missing-blob-for-id");
+        app.filter = Filter::default();
+        app.help = false;
+        let s = screen(&mut app, &ctx, 100, 30);
+        assert!(s.contains("missing blob for id"), "{s}");
     }
 }

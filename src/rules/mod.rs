@@ -5,7 +5,7 @@ pub mod literals;
 mod spec;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
@@ -509,9 +509,53 @@ pub enum Tests {
     Load,
 }
 
+/// Where the rules of a run come from: the shipped ones unless `no_default`, then the `extra`
+/// directories (or files) given on the command line, then the `optional` directories (the
+/// user's `~/.config/zkb/rules`), read only while they exist.
+#[derive(Clone, Debug, Default)]
+pub struct RuleSources {
+    pub no_default: bool,
+    pub extra: Vec<PathBuf>,
+    pub optional: Vec<PathBuf>,
+}
+
+impl RuleSources {
+    /// The directories read now: every extra one, and the optional ones that exist.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let present = self.optional.iter().filter(|d| d.is_dir());
+        self.extra.iter().chain(present).cloned().collect()
+    }
+
+    /// Every path whose rule files make up the set, whether it exists now or not.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.extra
+            .iter()
+            .chain(&self.optional)
+            .map(PathBuf::as_path)
+    }
+
+    /// Loads the rule set from these sources (see [`load`]).
+    pub fn load(&self, tests: Tests) -> RuleSet {
+        load(&self.dirs(), self.no_default, tests)
+    }
+
+    /// [`RuleSources::load`], with how many rules each directory read now gave (duplicates
+    /// of earlier ids included).
+    pub fn load_counted(&self, tests: Tests) -> (RuleSet, Vec<(PathBuf, usize)>) {
+        let mut set = load(&[], self.no_default, tests);
+        let mut counts = Vec::new();
+        for dir in self.dirs() {
+            let before = set.rules.len();
+            set.add_dir(&dir);
+            counts.push((dir, set.rules.len() - before));
+        }
+        (set, counts)
+    }
+}
+
 /// Loads the rule set for a run: embedded unless `no_default`, then each extra directory (whose
 /// files are always read whole).
-pub fn load(extra: &[std::path::PathBuf], no_default: bool, tests: Tests) -> RuleSet {
+pub fn load(extra: &[PathBuf], no_default: bool, tests: Tests) -> RuleSet {
     let mut set = match (no_default, tests) {
         (true, _) => RuleSet::default(),
         (false, Tests::Skip) => RuleSet::embedded(),

@@ -471,6 +471,59 @@ impl<'a> EventMatcher<'a> {
     pub fn events(&self) -> u64 {
         self.scanner.events
     }
+
+    /// Sets the matcher aside while the rules are replaced (see [`Suspended`]).
+    pub fn suspend(self) -> Suspended {
+        let s = self.scanner;
+        Suspended {
+            thresholds: s.thresholds.map(|t| t.by_rule_id(&s.matcher.rules)),
+            time: s.time,
+            meta: Meta {
+                name: s.file,
+                kind: s.kind,
+                host: s.host,
+                mtime: None,
+            },
+            events: s.events,
+            offset: s.offset,
+            ring: s.ring,
+            after_left: s.after_left,
+            filling: self.filling,
+            done: self.done,
+        }
+    }
+
+    /// Takes a suspended stream up again with a new set of rules.
+    pub fn resume(suspended: Suspended, matcher: &'a Matcher, opts: &'a ScanOptions) -> Self {
+        let s = suspended;
+        let mut scanner = FileScanner::new(matcher, opts, s.time, &s.meta, s.offset, true);
+        scanner.events = s.events;
+        scanner.ring = s.ring;
+        scanner.after_left = s.after_left;
+        scanner.thresholds = s
+            .thresholds
+            .map(|by_id| Thresholds::from_rule_ids(by_id, &matcher.rules));
+        EventMatcher {
+            scanner,
+            filling: s.filling,
+            done: s.done,
+        }
+    }
+}
+
+/// What an [`EventMatcher`] knows about its stream, kept while `zkb watch` reloads its rules:
+/// the events before the next finding (`-B`), the after-contexts still filling (`-A`) and the
+/// threshold counts, these by rule id, since a rule's index changes with the set.
+pub struct Suspended {
+    time: TimeContext,
+    meta: Meta,
+    events: u64,
+    offset: u64,
+    ring: VecDeque<String>,
+    after_left: usize,
+    thresholds: Option<HashMap<(String, Vec<String>), Window>>,
+    filling: Option<AfterContext>,
+    done: Vec<AfterContext>,
 }
 
 /// What the scanner of one stream knows about its file.
@@ -485,8 +538,11 @@ struct Meta {
 /// the same group fall within `window`.
 #[derive(Default)]
 struct Thresholds {
-    windows: HashMap<(usize, Vec<String>), VecDeque<Option<Timestamp>>>,
+    windows: HashMap<(usize, Vec<String>), Window>,
 }
+
+/// The times of the occurrences of one group still within its rule's window.
+type Window = VecDeque<Option<Timestamp>>;
 
 /// The incident a finding belongs to: its rule's `group_by` fields and its host.
 pub fn group_key(rule: &Rule, finding: &Finding) -> Vec<String> {
@@ -509,6 +565,32 @@ impl Thresholds {
             .collect();
         key.push(parsed.host.clone().unwrap_or_default());
         key
+    }
+
+    /// The counts keyed by the id of their rule instead of its index in `rules`.
+    fn by_rule_id(self, rules: &[Rule]) -> HashMap<(String, Vec<String>), Window> {
+        self.windows
+            .into_iter()
+            .filter_map(|((index, key), w)| Some(((rules.get(index)?.id.clone(), key), w)))
+            .collect()
+    }
+
+    /// Counts keyed by rule id, on the indices of `rules`; those of rules no longer there are
+    /// dropped.
+    fn from_rule_ids(by_id: HashMap<(String, Vec<String>), Window>, rules: &[Rule]) -> Self {
+        if by_id.is_empty() {
+            return Thresholds::default();
+        }
+        let index: HashMap<&str, usize> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
+        let windows = by_id
+            .into_iter()
+            .filter_map(|((id, key), w)| Some(((*index.get(id.as_str())?, key), w)))
+            .collect();
+        Thresholds { windows }
     }
 
     /// Counts one hit; true when its group has reached the rule's count within the window.

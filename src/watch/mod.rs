@@ -8,11 +8,16 @@
 //! knew, the context of earlier findings and the checkpoints that cover them go to the incident
 //! store in one transaction ([`crate::store::Batch`]); the checkpoints then live in the store,
 //! not in `checkpoints.json`, so a crash can never leave one ahead of the other.
+//!
+//! Given a [`Reloader`], it reads its rules again on SIGHUP and when a rule file of the extra
+//! directories changes ([`reload`]), between two rounds; a set that does not load leaves the
+//! rules in force.
 
 pub mod alert;
 pub mod assemble;
 pub mod checkpoint;
 pub mod follow;
+pub mod reload;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,10 +28,11 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use crate::matcher::Matcher;
-use crate::scan::{AfterContext, EventMatcher, Finding, ScanOptions};
+use crate::scan::{AfterContext, EventMatcher, Finding, ScanOptions, Suspended};
 use crate::store::{Batch, Store};
 use checkpoint::Checkpoint;
 use follow::{FollowOptions, Follower, Round, Stream};
+use reload::Reloader;
 
 /// The standard Zimbra log set of a host: what `zkb watch` follows when given no paths. Named
 /// one by one (no broad glob), and without the noisy `myslow.log` and `nginx.access.log`.
@@ -122,6 +128,8 @@ pub enum Message {
     Note(String),
     /// Shown always.
     Warning(String),
+    /// What the admin should know without asking (the rules were reloaded); shown unless -q.
+    Info(String),
 }
 
 /// Longest sleep between rounds, so a stop request is seen promptly.
@@ -197,8 +205,8 @@ impl Wake {
     }
 
     /// Waits for a change, at most until `deadline` (a flush or checkpoint due); a poll waits
-    /// its interval. Returns early when `stop` is set.
-    fn wait(&self, deadline: Option<Instant>, stop: &AtomicBool) {
+    /// its interval. Returns early once `interrupted` (a stop, or a reload asked for).
+    fn wait(&self, deadline: Option<Instant>, interrupted: &dyn Fn() -> bool) {
         let now = Instant::now();
         match self {
             Wake::Notify { rx, .. } => {
@@ -209,7 +217,7 @@ impl Wake {
             }
             Wake::Poll(every) => {
                 let end = deadline.map_or(now + *every, |d| d.min(now + *every));
-                while !stop.load(Ordering::Relaxed) {
+                while !interrupted() {
                     let left = end.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         break;
@@ -221,18 +229,34 @@ impl Wake {
     }
 }
 
-/// Follows the targets until `stop` is set, giving each round's findings and the number of
-/// events it read to `sink` (which prints them; an error from it, such as a closed pipe, ends
-/// the watch) and messages to `say`.
+/// The rules a watch matches with: the set in force, and how to read it again (none: it never
+/// changes, as in the demo).
+pub struct Rules {
+    pub matcher: Arc<Matcher>,
+    pub reloader: Option<Reloader>,
+}
+
+/// Takes each round's findings, the rules they index into and the number of events read.
+pub type Sink<'s> = dyn FnMut(&Arc<Matcher>, &[Finding], u64) -> std::io::Result<()> + 's;
+
+/// Follows the targets until `stop` is set, giving each round's findings, the rules they index
+/// into and the number of events the round read to `sink` (which prints them; an error from it,
+/// such as a closed pipe, ends the watch) and messages to `say`.
+///
+/// A reload of the rules takes effect between two rounds: each round's findings are handed out
+/// and recorded with the rules that found them, and the next round starts with the new set.
+/// Nothing that outlives a round keeps a rule's index (the streams' threshold counts are moved
+/// over by rule id, the store and the alerts know rules by id), so no finding is ever read
+/// against the wrong set.
 pub fn run(
     opts: &WatchOptions,
-    matcher: &Matcher,
+    rules: Rules,
     scan_opts: &ScanOptions,
     stop: &AtomicBool,
-    sink: &mut dyn FnMut(&[Finding], u64) -> std::io::Result<()>,
+    sink: &mut Sink<'_>,
     say: &mut dyn FnMut(Message),
 ) -> std::io::Result<()> {
-    let mut journal = Journal::open(opts, say);
+    let journal = Journal::open(opts, say);
     let saved = journal.load(opts.data_dir.as_deref(), say);
     let recording = matches!(journal, Journal::Store(_));
     // What the store wants besides the printed findings: context, and errors no rule knew.
@@ -246,82 +270,175 @@ pub fn run(
         unmatched: scan_opts.unmatched || recording,
         ..scan_opts.clone()
     };
-    let mut follower = Follower::new(opts.targets.clone(), opts.follow.clone(), saved);
+    let follower = Follower::new(opts.targets.clone(), opts.follow.clone(), saved);
     for t in follower.absent() {
         say(Message::Warning(format!(
             "{t}: not there (yet); zkb follows it when it appears"
         )));
     }
     let wake = Wake::new(&follower, opts.poll, say);
-    let mut matchers: HashMap<u64, (EventMatcher, Arc<str>)> = HashMap::new();
-    let mut found = Found::default();
-    let mut last_save: Option<Instant> = None;
-    loop {
-        let stopping = stop.load(Ordering::Relaxed);
-        let now = Instant::now();
-        let mut round = follower.round(now);
-        if stopping {
-            round.events.extend(follower.flush_all());
-        }
-        for n in round.notes.drain(..) {
-            say(Message::Note(n));
-        }
-        for e in round.errors.drain(..) {
-            say(Message::Warning(e));
-        }
-        found.clear();
-        for (stream, event) in &round.events {
-            let (m, source) = matcher_for(&mut matchers, matcher, &match_opts, stream);
-            *source = stream.source.clone();
-            m.event(
-                &event.text,
-                event.line,
-                event.offset,
-                event.truncated,
-                &mut found.fresh,
-            );
-            found.sort(source, scan_opts);
-            found.take_after(m, source, false);
-        }
-        for id in &round.closed {
-            if let Some((mut m, source)) = matchers.remove(id) {
-                found.take_after(&mut m, &source, true);
+    let mut watch = Watch {
+        asked: scan_opts,
+        match_opts,
+        stop,
+        journal,
+        follower,
+        wake,
+        found: Found::default(),
+        last_save: None,
+        suspended: HashMap::new(),
+    };
+    let Rules {
+        mut matcher,
+        mut reloader,
+    } = rules;
+    while let Some(next) = watch.rounds(&matcher, reloader.as_mut(), sink, say)? {
+        matcher = Arc::new(next);
+    }
+    Ok(())
+}
+
+/// A watch under way: everything that outlives a reload of its rules.
+struct Watch<'w> {
+    /// The options the caller asked for (what the sink sees).
+    asked: &'w ScanOptions,
+    /// What matching uses: more context and the unmatched errors when recording.
+    match_opts: ScanOptions,
+    stop: &'w AtomicBool,
+    journal: Journal,
+    follower: Follower,
+    wake: Wake,
+    found: Found,
+    last_save: Option<Instant>,
+    /// Each stream's matching state while the rules are replaced, with its source identity.
+    suspended: HashMap<u64, (Suspended, Arc<str>)>,
+}
+
+impl Watch<'_> {
+    /// Rounds with one set of rules, until the watch stops (`None`) or the rules are reloaded
+    /// (the new set, the streams suspended meanwhile).
+    fn rounds(
+        &mut self,
+        matcher: &Arc<Matcher>,
+        mut reloader: Option<&mut Reloader>,
+        sink: &mut Sink<'_>,
+        say: &mut dyn FnMut(Message),
+    ) -> std::io::Result<Option<Matcher>> {
+        let match_opts = &self.match_opts;
+        let mut matchers: HashMap<u64, (EventMatcher, Arc<str>)> = self
+            .suspended
+            .drain()
+            .map(|(id, (s, source))| (id, (EventMatcher::resume(s, matcher, match_opts), source)))
+            .collect();
+        let found = &mut self.found;
+        let follower = &mut self.follower;
+        loop {
+            let stopping = self.stop.load(Ordering::Relaxed);
+            let now = Instant::now();
+            let mut round = follower.round(now);
+            if stopping {
+                round.events.extend(follower.flush_all());
             }
-        }
-        if stopping {
-            for (m, source) in matchers.values_mut() {
-                found.take_after(m, source, true);
+            for n in round.notes.drain(..) {
+                say(Message::Note(n));
             }
-        }
-        if !round.events.is_empty() {
-            sink(&found.shown, round.events.len() as u64)?;
-        }
-        match &mut journal {
-            Journal::Store(store) => {
-                if !round.events.is_empty() || follower.changed() || !round.rekeys.is_empty() {
-                    commit(store, matcher, &found, &round, &mut follower, say);
+            for e in round.errors.drain(..) {
+                say(Message::Warning(e));
+            }
+            found.clear();
+            for (stream, event) in &round.events {
+                let (m, source) = matcher_for(&mut matchers, matcher, match_opts, stream);
+                *source = stream.source.clone();
+                m.event(
+                    &event.text,
+                    event.line,
+                    event.offset,
+                    event.truncated,
+                    &mut found.fresh,
+                );
+                found.sort(source, self.asked);
+                found.take_after(m, source, false);
+            }
+            for id in &round.closed {
+                if let Some((mut m, source)) = matchers.remove(id) {
+                    found.take_after(&mut m, &source, true);
                 }
             }
-            Journal::File(file) => {
-                let due = last_save.is_none_or(|t| now.duration_since(t) >= SAVE_EVERY);
-                if follower.changed() && (due || stopping) {
-                    if let Err(e) = file.save(&follower.checkpoints()) {
-                        say(Message::Warning(format!("cannot write checkpoints: {e}")));
+            if stopping {
+                for (m, source) in matchers.values_mut() {
+                    found.take_after(m, source, true);
+                }
+            }
+            if !round.events.is_empty() {
+                sink(matcher, &found.shown, round.events.len() as u64)?;
+            }
+            match &mut self.journal {
+                Journal::Store(store) => {
+                    if !round.events.is_empty() || follower.changed() || !round.rekeys.is_empty() {
+                        commit(store, matcher, found, &round, follower, say);
                     }
-                    last_save = Some(now);
+                }
+                Journal::File(file) => {
+                    let due = self
+                        .last_save
+                        .is_none_or(|t| now.duration_since(t) >= SAVE_EVERY);
+                    if follower.changed() && (due || stopping) {
+                        if let Err(e) = file.save(&follower.checkpoints()) {
+                            say(Message::Warning(format!("cannot write checkpoints: {e}")));
+                        }
+                        self.last_save = Some(now);
+                    }
                 }
             }
+            if stopping {
+                return Ok(None);
+            }
+            // Between rounds, so every finding handed out so far was read against `matcher`.
+            if let Some(next) = reloader.as_mut().and_then(|r| reload_if_due(r, now, say)) {
+                for (id, (m, source)) in matchers.drain() {
+                    self.suspended.insert(id, (m.suspend(), source));
+                }
+                return Ok(Some(next));
+            }
+            let mut deadline = follower.next_deadline();
+            if follower.changed() {
+                let save_at = self.last_save.map_or(now, |t| t + SAVE_EVERY);
+                deadline = Some(deadline.map_or(save_at, |d| d.min(save_at)));
+            }
+            if !round.more {
+                let stop = self.stop;
+                let asked_to_reload = || reloader.as_ref().is_some_and(|r| r.asked());
+                self.wake.wait(deadline, &|| {
+                    stop.load(Ordering::Relaxed) || asked_to_reload()
+                });
+            }
         }
-        if stopping {
-            return Ok(());
+    }
+}
+
+/// The rules read again when a reload is due and they load; else `None` (and why on `say`).
+fn reload_if_due(
+    reloader: &mut Reloader,
+    now: Instant,
+    say: &mut dyn FnMut(Message),
+) -> Option<Matcher> {
+    if !reloader.due(now) {
+        return None;
+    }
+    match reloader.reload() {
+        Ok(reloaded) => {
+            for (id, places) in &reloaded.duplicates {
+                say(Message::Warning(format!(
+                    "duplicate rule id {id} in {}; the first one is used",
+                    places.join(", ")
+                )));
+            }
+            say(Message::Info(reloaded.summary()));
+            Some(reloaded.matcher)
         }
-        let mut deadline = follower.next_deadline();
-        if follower.changed() {
-            let save_at = last_save.map_or(now, |t| t + SAVE_EVERY);
-            deadline = Some(deadline.map_or(save_at, |d| d.min(save_at)));
-        }
-        if !round.more {
-            wake.wait(deadline, stop);
+        Err(e) => {
+            say(Message::Warning(e.to_string()));
+            None
         }
     }
 }
@@ -424,4 +541,47 @@ pub fn stop_on_signals() -> &'static AtomicBool {
         libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
     }
     &STOP
+}
+
+static RELOAD: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_hangup(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    if sent_by_kernel(info) {
+        STOP.store(true, Ordering::Relaxed);
+    } else {
+        RELOAD.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether a signal came from the kernel, as the SIGHUP of a terminal that went away does,
+/// rather than from `kill` (Linux; elsewhere every SIGHUP counts as sent).
+fn sent_by_kernel(info: *const libc::siginfo_t) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo (checked for null anyway);
+        // reading a field is async-signal-safe.
+        !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = info;
+        false
+    }
+}
+
+/// A flag set by SIGHUP sent with `kill`, the usual way to have a daemon read its
+/// configuration again: the watch reloads its rules ([`Reloader`]). The SIGHUP of a terminal
+/// that went away stops the watch instead, as SIGTERM does ([`stop_on_signals`]).
+pub fn reload_on_hangup() -> &'static AtomicBool {
+    let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) = on_hangup;
+    // SAFETY: a zeroed sigaction is a valid one (no flags, empty mask) before it is filled in;
+    // the handler only reads its siginfo and stores to atomics, which is async-signal-safe.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = handler as libc::sighandler_t;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGHUP, &action, std::ptr::null_mut());
+    }
+    &RELOAD
 }
