@@ -157,6 +157,11 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         .map(|cmd| Alerter::new(cmd, a.exec_per_minute));
     let dashboard = a.tui || (!a.no_tui && g.format == Format::Human && io::stdout().is_terminal());
     let result = if dashboard {
+        // The dashboard counts the error events no rule knew, for its `L` key.
+        let scan_opts = ScanOptions {
+            unmatched: true,
+            ..scan_opts.clone()
+        };
         run_dashboard(&opts, rules, &scan_opts, &printer, alerter.as_mut(), stop)
     } else {
         run_lines(

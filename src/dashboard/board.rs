@@ -54,13 +54,20 @@ pub struct Board {
     second_started: Option<Instant>,
     pub hosts: BTreeSet<String>,
     seq: u64,
+    /// Error events no rule knew (watched with the store, or `--unmatched`), and the latest.
+    pub unknown: u64,
+    pub last_unknown: Option<Finding>,
 }
 
 impl Board {
     /// Adds the findings of one round.
     pub fn add(&mut self, rules: &[Rule], findings: &[Finding]) {
         for f in findings {
-            let Some(r) = f.rule else { continue };
+            let Some(r) = f.rule else {
+                self.unknown += 1;
+                self.last_unknown = Some(f.clone());
+                continue;
+            };
             let rule = &rules[r];
             self.seq += 1;
             self.by_severity[rule.severity as usize] += 1;

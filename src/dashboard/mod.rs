@@ -56,6 +56,8 @@ pub struct App {
 enum Action {
     Continue,
     Quit,
+    /// Leave the screen to turn this event into a rule (`zkb learn`).
+    Learn(String),
 }
 
 impl App {
@@ -119,6 +121,12 @@ impl App {
         }
         match k.code {
             KeyCode::Char('q') => return Action::Quit,
+            KeyCode::Char('L') => {
+                if let Some(f) = &self.board.last_unknown {
+                    return Action::Learn(f.text.clone());
+                }
+                self.message = Some("no error event without a rule yet: nothing to learn".into());
+            }
             KeyCode::Esc if self.help => self.help = false,
             KeyCode::Char('?') => self.help = !self.help,
             KeyCode::Char('/') => self.searching = true,
@@ -200,11 +208,15 @@ fn event_loop(
         terminal.draw(|f| view::draw(f, &mut app, ctx))?;
         if event::poll(Duration::from_millis(100))? {
             match event::read()? {
-                Event::Key(k) => {
-                    if let Action::Quit = app.key(k, ctx) {
-                        break;
+                Event::Key(k) => match app.key(k, ctx) {
+                    Action::Quit => break,
+                    Action::Learn(text) => {
+                        ratatui::restore();
+                        app.message = Some(learn(&text));
+                        *terminal = ratatui::init();
                     }
-                }
+                    Action::Continue => {}
+                },
                 // The next draw uses the new size.
                 Event::Resize(..) => {}
                 _ => {}
@@ -212,6 +224,27 @@ fn event_loop(
         }
     }
     Ok(())
+}
+
+/// Runs `zkb learn EVENT --write` on the terminal (it asks for the id, title and severity),
+/// then waits for Enter; the running watch reloads the rule it writes. Returns the line for the
+/// key bar.
+fn learn(text: &str) -> String {
+    use std::io::BufRead;
+    let status = std::env::current_exe().and_then(|exe| {
+        std::process::Command::new(exe)
+            .args(["learn", text, "--write"])
+            .status()
+    });
+    let said = match status {
+        Ok(s) if s.success() => "rule written: the watch loads it within a second".to_string(),
+        Ok(_) => "zkb learn did not write a rule".to_string(),
+        Err(e) => format!("could not run zkb learn: {e}"),
+    };
+    eprint!("\n{said}. Press Enter to go back to the dashboard.");
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    said
 }
 
 #[cfg(test)]
@@ -235,6 +268,47 @@ mod tests {
 
     fn key(app: &mut App, ctx: &mut Context, c: char) {
         app.key(KeyEvent::from(KeyCode::Char(c)), ctx);
+    }
+
+    #[test]
+    fn l_offers_the_latest_unknown_error_to_learn() {
+        let matcher = Arc::new(Matcher::new(Vec::new()));
+        let kb = Kb::embedded();
+        let mut ctx = Context {
+            matcher: matcher.clone(),
+            kb: &kb,
+        };
+        let mut app = App::new();
+        assert!(matches!(
+            app.key(KeyEvent::from(KeyCode::Char('L')), &mut ctx),
+            Action::Continue
+        ));
+        assert!(app
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("nothing to learn"));
+        let opts = ScanOptions {
+            unmatched: true,
+            ..ScanOptions::default()
+        };
+        let mut m = EventMatcher::new(
+            &matcher,
+            &opts,
+            "mailbox.log".into(),
+            crate::kind::LogKind::Mailbox,
+            None,
+        );
+        let line = "2026-03-01 02:14:07,511 ERROR [x] [] purge - Frobnicator refused a lease";
+        let mut findings = Vec::new();
+        m.event(line.as_bytes(), 1, 0, false, &mut findings);
+        app.apply(Update::Round(findings, 1), &mut ctx);
+        app.message = None;
+        assert!(screen(&mut app, &ctx, 120, 20).contains("1 unknown errors, L learn"));
+        match app.key(KeyEvent::from(KeyCode::Char('L')), &mut ctx) {
+            Action::Learn(text) => assert_eq!(text, line),
+            _ => panic!("L should learn the unknown event"),
+        }
     }
 
     #[test]

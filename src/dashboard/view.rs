@@ -200,7 +200,12 @@ fn draw_keys(frame: &mut Frame, area: Rect, app: &App) {
     } else if let Some(m) = &app.message {
         m.clone()
     } else {
-        "↑↓ select  PgUp/PgDn fix  s severity  h host  / search  p pause  ? keys  q quit".into()
+        let learn = if app.board.unknown > 0 {
+            format!("{} unknown errors, L learn the latest  ", app.board.unknown)
+        } else {
+            String::new()
+        };
+        format!("{learn}↑↓ select  PgUp/PgDn fix  s severity  h host  / search  p pause  ? keys  q quit")
     };
     frame.render_widget(
         Paragraph::new(text).style(Style::default().add_modifier(Modifier::DIM)),
@@ -211,7 +216,7 @@ fn draw_keys(frame: &mut Frame, area: Rect, app: &App) {
 fn draw_help(frame: &mut Frame) {
     let area = frame.area();
     let w = area.width.min(60);
-    let h = area.height.min(16);
+    let h = area.height.min(17);
     let rect = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -225,6 +230,7 @@ fn draw_help(frame: &mut Frame) {
         Line::from("h             host (cycles through the hosts seen)"),
         Line::from("/             search rule, title, group or event"),
         Line::from("p             pause the view (findings are kept)"),
+        Line::from("L             learn a rule from the latest unknown error"),
         Line::from("?             this help"),
         Line::from("q  Ctrl-C     quit (checkpoints are written)"),
     ];
