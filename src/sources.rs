@@ -218,9 +218,10 @@ pub fn open(input: &Input, kind: Option<LogKind>, gentle: bool) -> Result<Opened
         }
     };
     let mut host = input.path.as_deref().and_then(host_from_path);
-    // A receiver's file of relayed log4j records: read as the original mailbox log (not
+    // A receiver's file of relayed records (log4j, nginx, ...): read as the original log (not
     // cut into segments: its offsets are those of the decoded stream).
-    let relayed = (matches!(kind, LogKind::Syslog | LogKind::Mailbox) && forced.is_none())
+    let relayed = forced
+        .is_none()
         .then(|| crate::relay::relayed_kind(&head))
         .flatten();
     let kind = match relayed {
@@ -229,7 +230,7 @@ pub fn open(input: &Input, kind: Option<LogKind>, gentle: bool) -> Result<Opened
                 host = head
                     .split(|&b| b == b'\n')
                     .find_map(crate::relay::split_header)
-                    .map(|(h, _)| String::from_utf8_lossy(h).into_owned());
+                    .map(|r| String::from_utf8_lossy(r.host).into_owned());
             }
             reader = Box::new(crate::relay::Unwrap::new(reader));
             plain_size = None;
