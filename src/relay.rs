@@ -180,6 +180,15 @@ fn continuation(b: &[u8]) -> bool {
         })
 }
 
+/// The original line(s) of one relayed line (without its newline): prefix stripped, escapes
+/// decoded; a line that is not relayed (or of syslog origin) is given back as it is.
+pub fn unwrap_line(line: &[u8], out: &mut Vec<u8>) {
+    match split_header(line) {
+        Some(r) if inner_kind(&r).is_some() => decode_escapes(r.msg, out, is_log4j_start(r.msg)),
+        _ => out.extend_from_slice(line),
+    }
+}
+
 /// A reader giving back the original log of a relayed file.
 pub struct Unwrap<R> {
     inner: BufReader<R>,
@@ -207,12 +216,7 @@ impl<R: Read> Unwrap<R> {
         }
         let newline = self.line.last() == Some(&b'\n');
         let body = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
-        match split_header(body) {
-            Some(r) if inner_kind(&r).is_some() => {
-                decode_escapes(r.msg, &mut self.out, is_log4j_start(r.msg))
-            }
-            _ => self.out.extend_from_slice(body),
-        }
+        unwrap_line(body, &mut self.out);
         if newline {
             self.out.push(b'\n');
         }

@@ -518,3 +518,47 @@ fn demo_shows_every_finding_of_the_night_through_its_rotation() {
     assert!(scanned.len() > 100);
     assert_eq!(watched, scanned, "the live replay finds what a scan finds");
 }
+
+/// A receiver's per-host file of lines relayed by rsyslog: followed as the mailbox log it
+/// wraps, each stack trace one multi-line event of its host.
+#[test]
+fn a_relayed_file_is_followed_as_the_log_it_wraps() {
+    let d = dirs();
+    let path = d.log.join("remote/mbx1/zimbra-mailbox.log");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let relay = |text: &str| {
+        format!(
+            "2026-03-01T02:14:07.511203+07:00 mbx1.example.com zimbra-mailbox: {}\n",
+            text.trim_end().replace('\n', "#012").replace('\t', "#011")
+        )
+    };
+    fs::write(&path, relay(ORDINARY)).unwrap();
+    let mut w = Watch::start(&d.data, &[arg(&path)]);
+    w.note("following");
+    append(&path, &(relay(&blob(7)) + &relay(ORDINARY)));
+    let end = Instant::now() + WAIT;
+    let finding = loop {
+        let left = end
+            .checked_duration_since(Instant::now())
+            .expect("a finding in time");
+        let line = w.out.recv_timeout(left).expect("a finding in time");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("missing blob for id: 7")
+        {
+            break v;
+        }
+    };
+    assert_eq!(finding["host"], "mbx1");
+    assert_eq!(finding["kind"], "mailbox");
+    assert_eq!(finding["rule"], "store.missing-blob-for-id");
+    assert!(
+        finding["text"]
+            .as_str()
+            .unwrap()
+            .contains("item 7\ncom.zimbra"),
+        "{finding}"
+    );
+}

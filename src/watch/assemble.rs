@@ -34,6 +34,8 @@ pub struct Assembler {
     open: Option<Open>,
     /// Lines completed so far.
     lines: u64,
+    /// Each line is a relayed one to unwrap first ([`crate::relay`]).
+    relayed: bool,
 }
 
 struct Open {
@@ -53,7 +55,15 @@ impl Assembler {
             partial_disk_len: 0,
             open: None,
             lines: line,
+            relayed: false,
         }
+    }
+
+    /// Unwraps each line relayed by rsyslog (`TS HOST TAG: message`, `#ooo` escapes) into the
+    /// lines it stands for before framing them; offsets and line numbers stay the file's.
+    pub fn relayed(mut self, on: bool) -> Self {
+        self.relayed = on;
+        self
     }
 
     /// Offset of the first byte not yet handed out in an event: where a restart must resume.
@@ -120,6 +130,19 @@ impl Assembler {
         let cut = std::mem::take(&mut self.partial_cut);
         let line = std::mem::take(&mut self.partial);
         let content = strip_cr(&line);
+        if self.relayed {
+            let mut decoded = Vec::with_capacity(content.len());
+            crate::relay::unwrap_line(content, &mut decoded);
+            for piece in decoded.split(|&b| b == b'\n') {
+                self.take_line(piece, line_offset, cut, out);
+            }
+            return;
+        }
+        self.take_line(content, line_offset, cut, out);
+    }
+
+    /// Adds one line (at `line_offset` in the file) to the open event or starts the next.
+    fn take_line(&mut self, content: &[u8], line_offset: u64, cut: bool, out: &mut Vec<Assembled>) {
         let starts = self.open.is_none() || self.record.is_start(content);
         if starts {
             if let Some(o) = self.open.take() {

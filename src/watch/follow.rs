@@ -63,6 +63,9 @@ pub struct Stream {
     pub host: Option<String>,
     /// What its content is known by in the incident store ([`source_identity`]).
     pub source: Arc<str>,
+    /// Lines relayed by rsyslog, unwrapped into the `kind` they were written in
+    /// ([`crate::relay`]).
+    pub relayed: bool,
 }
 
 /// What one round gave.
@@ -527,7 +530,7 @@ impl Follower {
         let result = (|| -> io::Result<Vec<Assembled>> {
             let mut dec = flate2::read::MultiGzDecoder::new(File::open(path)?);
             io::copy(&mut (&mut dec).take(c.offset), &mut io::sink())?;
-            let mut asm = Assembler::new(stream.kind, c.offset, c.line);
+            let mut asm = Assembler::new(stream.kind, c.offset, c.line).relayed(stream.relayed);
             let mut out = Vec::new();
             let mut buf = vec![0; READ_CHUNK];
             loop {
@@ -570,6 +573,7 @@ impl Follower {
         head.truncate(n);
         let stream = self.stream_for(path, &head);
         let kind = stream.kind;
+        let relayed = stream.relayed;
         let len = meta.len();
         let (offset, line, generation, how) = match start {
             Start::Beginning => (0, 0, 0, "from its start"),
@@ -602,7 +606,7 @@ impl Follower {
             ino: meta.ino(),
             generation,
             read_offset: offset,
-            asm: Assembler::new(kind, offset, line),
+            asm: Assembler::new(kind, offset, line).relayed(relayed),
             retiring_since: None,
             last_data: now,
             file,
@@ -610,8 +614,15 @@ impl Follower {
         self.changed = true;
     }
 
-    fn kind_of(&self, path: &Path, head: &[u8]) -> LogKind {
-        self.opts
+    /// The kind of a file, and whether its lines are relayed ones to unwrap.
+    fn kind_of(&self, path: &Path, head: &[u8]) -> (LogKind, bool) {
+        if self.opts.kind.is_none() {
+            if let Some(inner) = crate::relay::relayed_kind(head) {
+                return (inner, true);
+            }
+        }
+        let kind = self
+            .opts
             .kind
             .or_else(|| LogKind::from_path(path))
             .unwrap_or_else(|| {
@@ -620,18 +631,21 @@ impl Follower {
                 } else {
                     LogKind::sniff(head)
                 }
-            })
+            });
+        (kind, false)
     }
 
     fn stream_for(&mut self, path: &Path, head: &[u8]) -> Stream {
         let id = self.next_id;
         self.next_id += 1;
+        let (kind, relayed) = self.kind_of(path, head);
         Stream {
             id,
             name: Arc::from(path.display().to_string()),
-            kind: self.kind_of(path, head),
+            kind,
             host: crate::sources::host_from_path(path),
             source: Arc::from(""),
+            relayed,
         }
     }
 
@@ -683,7 +697,7 @@ fn check_truncation(t: &mut Tracked, len: u64, round: &mut Round) -> bool {
         .extend(events.into_iter().map(|e| (t.stream.clone(), e)));
     t.generation += 1;
     t.read_offset = 0;
-    t.asm = Assembler::new(t.stream.kind, 0, 0);
+    t.asm = Assembler::new(t.stream.kind, 0, 0).relayed(t.stream.relayed);
     t.fingerprint = Fingerprint::default();
     t.refresh_source(&mut round.rekeys);
     round.notes.push(format!(
