@@ -132,6 +132,27 @@ pub fn relayed_kind(head: &[u8]) -> Option<LogKind> {
     (same * 2 > lines.len()).then_some(first)
 }
 
+/// The zone of the sender, from the RFC 3339 offset of the first relayed line's time stamp:
+/// the inner record (a log4j time, which carries none) was written in it.
+pub fn header_zone(head: &[u8]) -> Option<jiff::tz::TimeZone> {
+    let line = head
+        .split(|&b| b == b'\n')
+        .find(|l| split_header(l).is_some() && l.first().is_some_and(u8::is_ascii_digit))?;
+    let stamp = std::str::from_utf8(line.split(|&b| b == b' ').next()?).ok()?;
+    let tail = stamp.get(19..)?;
+    let offset = if tail.ends_with('Z') {
+        jiff::tz::Offset::UTC
+    } else {
+        // `+HH:MM` (or `-HH:MM`) after the seconds and their fraction.
+        let at = tail.rfind(['+', '-'])?;
+        let sign = if tail[at..].starts_with('-') { -1 } else { 1 };
+        let (h, m) = tail.get(at + 1..)?.split_once(':')?;
+        let secs = sign * (h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60);
+        jiff::tz::Offset::from_seconds(secs).ok()?
+    };
+    Some(jiff::tz::TimeZone::fixed(offset))
+}
+
 /// Decodes rsyslog's `#ooo` escapes (three octal digits), and with `literal_lf` the `\n` that
 /// rsyslog's `escapeLF` (on by default) leaves where a joined multi-line event had its line
 /// breaks — where what follows starts a continuation line (a tab, `Caused by`, a Java class).
@@ -261,6 +282,11 @@ mod tests {
         );
         assert!(r.msg.starts_with(b"2026/03/01"));
         assert_eq!(relayed_kind(r5424), Some(LogKind::Nginx));
+        let zone = header_zone(RELAYED.as_bytes()).unwrap();
+        assert_eq!(
+            zone.to_offset(jiff::Timestamp::UNIX_EPOCH).seconds(),
+            7 * 3600
+        );
     }
 
     const RELAYED: &str = "2026-03-01T02:14:07.511203+07:00 mbx1.example.com zimbra-mailbox: 2026-03-01 02:14:07,511 WARN  [qtp1-1] [name=ann@example.com;mid=41;] mailbox - Unable to get blob for item 257#012com.zimbra.cs.mailbox.MailServiceException: missing blob for id: 257, change: 9911#012#011at com.zimbra.cs.mailbox.MailItem.getBlob(MailItem.java:1466)\n";

@@ -147,6 +147,8 @@ pub struct Opened {
     pub mtime: Option<Timestamp>,
     /// The size of an uncompressed regular file (one that can be read from any offset).
     pub plain_size: Option<u64>,
+    /// The zone its time stamps were written in, when the file says (relayed lines do).
+    pub tz: Option<jiff::tz::TimeZone>,
     pub reader: Box<dyn Read + Send>,
 }
 
@@ -224,8 +226,10 @@ pub fn open(input: &Input, kind: Option<LogKind>, gentle: bool) -> Result<Opened
         .is_none()
         .then(|| crate::relay::relayed_kind(&head))
         .flatten();
+    let mut tz = None;
     let kind = match relayed {
         Some(inner) => {
+            tz = crate::relay::header_zone(&head);
             if host.is_none() {
                 host = head
                     .split(|&b| b == b'\n')
@@ -244,6 +248,7 @@ pub fn open(input: &Input, kind: Option<LogKind>, gentle: bool) -> Result<Opened
         host,
         mtime,
         plain_size,
+        tz,
         reader,
     })
 }

@@ -554,6 +554,10 @@ fn a_relayed_file_is_followed_as_the_log_it_wraps() {
     assert_eq!(finding["host"], "mbx1");
     assert_eq!(finding["kind"], "mailbox");
     assert_eq!(finding["rule"], "store.missing-blob-for-id");
+    assert_eq!(
+        finding["ts"], "2026-03-01T02:14:07.511+07:00",
+        "the sender's zone"
+    );
     assert!(
         finding["text"]
             .as_str()

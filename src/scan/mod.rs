@@ -248,6 +248,7 @@ impl Unit<'_> {
             kind: opened.kind,
             host: opened.host.clone(),
             mtime: opened.mtime,
+            tz: opened.tz.clone(),
         };
         match plan {
             Some(plan) => {
@@ -321,6 +322,7 @@ impl Unit<'_> {
             kind: plan.kind,
             host: plan.host.clone(),
             mtime: plan.mtime,
+            tz: None,
         };
         if self.opts.low_priority {
             let reader = crate::priority::CacheFriendly::new(file, start);
@@ -334,7 +336,8 @@ impl Unit<'_> {
     /// Frames and matches one stream whose first byte is at `offset` in its file.
     fn scan_reader(&self, report: &mut FileReport, reader: impl Read, meta: &Meta, offset: u64) {
         let (matcher, opts) = (self.matcher, self.opts);
-        let time = TimeContext::new(opts.tz.clone(), opts.year, meta.mtime);
+        let tz = meta.tz.clone().unwrap_or_else(|| opts.tz.clone());
+        let time = TimeContext::new(tz, opts.year, meta.mtime);
         // Setup logs are small, and a console capture's escapes can split a rule's literal,
         // so each of their events is matched whole.
         let full =
@@ -407,6 +410,7 @@ impl<'a> EventMatcher<'a> {
             kind,
             host,
             mtime: None,
+            tz: None,
         };
         EventMatcher {
             scanner: FileScanner::new(matcher, opts, time, &meta, 0, true),
@@ -472,6 +476,15 @@ impl<'a> EventMatcher<'a> {
         self.scanner.events
     }
 
+    /// Reads time stamps that carry no zone in `tz` (a relayed file's sender zone) rather
+    /// than in `--tz`'s.
+    pub fn zoned(mut self, tz: Option<TimeZone>) -> Self {
+        if let Some(tz) = tz {
+            self.scanner.time = TimeContext::new(tz, self.scanner.opts.year, None);
+        }
+        self
+    }
+
     /// Sets the matcher aside while the rules are replaced (see [`Suspended`]).
     pub fn suspend(self) -> Suspended {
         let s = self.scanner;
@@ -483,6 +496,7 @@ impl<'a> EventMatcher<'a> {
                 kind: s.kind,
                 host: s.host,
                 mtime: None,
+                tz: None,
             },
             events: s.events,
             offset: s.offset,
@@ -532,6 +546,8 @@ struct Meta {
     kind: LogKind,
     host: Option<String>,
     mtime: Option<Timestamp>,
+    /// The file's own zone for time stamps that carry none (relayed lines), else `--tz`'s.
+    tz: Option<TimeZone>,
 }
 
 /// Counts of thresholded rules: a rule with `threshold` reports only once `count` occurrences of

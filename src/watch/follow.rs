@@ -66,6 +66,8 @@ pub struct Stream {
     /// Lines relayed by rsyslog, unwrapped into the `kind` they were written in
     /// ([`crate::relay`]).
     pub relayed: bool,
+    /// The sender's zone of a relayed file (its lines' log4j times carry none).
+    pub tz: Option<jiff::tz::TimeZone>,
 }
 
 /// What one round gave.
@@ -646,6 +648,7 @@ impl Follower {
             host: crate::sources::host_from_path(path),
             source: Arc::from(""),
             relayed,
+            tz: relayed.then(|| crate::relay::header_zone(head)).flatten(),
         }
     }
 

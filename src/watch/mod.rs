@@ -518,7 +518,8 @@ fn matcher_for<'m, 'a>(
                 stream.name.to_string(),
                 stream.kind,
                 stream.host.clone(),
-            ),
+            )
+            .zoned(stream.tz.clone()),
             stream.source.clone(),
         )
     });
