@@ -566,3 +566,41 @@ fn a_relayed_file_is_followed_as_the_log_it_wraps() {
         "{finding}"
     );
 }
+
+/// A host of a per-host tree that goes quiet past `--silence` is a finding, and so is its
+/// return; a quiet host of no tree (the local logs) never is.
+#[test]
+fn a_silent_host_is_a_finding_and_its_return_too() {
+    let d = dirs();
+    let path = d.log.join("remote/mbx1/mailbox.log");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    File::create(&path).unwrap();
+    let local = d.log.join("mailbox.log");
+    File::create(&local).unwrap();
+    let mut w = Watch::start(&d.data, &["--silence", "1s", arg(&path), arg(&local)]);
+    w.note("following");
+    append(&local, ORDINARY);
+    append(&path, ORDINARY);
+    let next_rule = |w: &mut Watch| -> serde_json::Value {
+        let end = Instant::now() + WAIT;
+        loop {
+            let left = end
+                .checked_duration_since(Instant::now())
+                .expect("a finding in time");
+            let line = w.out.recv_timeout(left).expect("a finding in time");
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if v["rule"].as_str().is_some_and(|r| r.starts_with("fleet.")) {
+                return v;
+            }
+        }
+    };
+    let silent = next_rule(&mut w);
+    assert_eq!(silent["rule"], "fleet.host-silent");
+    assert_eq!(silent["host"], "mbx1");
+    append(&path, ORDINARY);
+    let back = next_rule(&mut w);
+    assert_eq!(back["rule"], "fleet.host-back");
+    assert_eq!(back["host"], "mbx1");
+    let seen = w.stop();
+    assert!(seen.is_empty());
+}

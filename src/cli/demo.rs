@@ -63,6 +63,7 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
         poll: None,
         data_dir: Some(temp.0.join("data")),
         record: false,
+        silence: None,
     };
     let versions = HashMap::new();
     let printer = super::printer(g, &kb, &matcher, &versions);

@@ -78,6 +78,11 @@ pub struct WatchArgs {
     /// Show the live dashboard (the default when stdout is a terminal and --format is human).
     #[arg(long, conflicts_with = "no_tui")]
     pub tui: bool,
+    /// A host of a per-host tree (`/var/log/remote/<host>/`) that sends nothing for this long
+    /// is a finding (`fleet.host-silent`), and its return another; `0` turns it off. Quiet
+    /// servers stay audible through the forwarder's heartbeat (deploy/rsyslog).
+    #[arg(long, default_value = "10m", value_name = "AGE")]
+    pub silence: String,
     /// Stream findings as lines even on a terminal.
     #[arg(long)]
     pub no_tui: bool,
@@ -143,6 +148,14 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         poll: a.poll,
         data_dir,
         record: !a.no_store,
+        silence: match crate::rules::parse_duration(&a.silence) {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d),
+            None => bail!(
+                "--silence {:?} is not a duration (10m, 1h, or 0 for none)",
+                a.silence
+            ),
+        },
     };
     let versions = HashMap::new();
     let printer = super::printer(g, &kb, &matcher, &versions);

@@ -18,6 +18,7 @@ pub mod assemble;
 pub mod checkpoint;
 pub mod follow;
 pub mod reload;
+pub mod silence;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -63,6 +64,8 @@ pub struct WatchOptions {
     pub data_dir: Option<PathBuf>,
     /// Record findings in the incident store of the data dir (with the checkpoints).
     pub record: bool,
+    /// Raise `fleet.host-silent` for a host of a per-host tree quiet this long ([`silence`]).
+    pub silence: Option<Duration>,
 }
 
 /// Events kept before and after each recorded finding.
@@ -287,6 +290,7 @@ pub fn run(
         found: Found::default(),
         last_save: None,
         suspended: HashMap::new(),
+        silence: opts.silence.map(silence::Silence::new),
     };
     let Rules {
         mut matcher,
@@ -312,6 +316,7 @@ struct Watch<'w> {
     last_save: Option<Instant>,
     /// Each stream's matching state while the rules are replaced, with its source identity.
     suspended: HashMap<u64, (Suspended, Arc<str>)>,
+    silence: Option<silence::Silence>,
 }
 
 impl Watch<'_> {
@@ -338,6 +343,16 @@ impl Watch<'_> {
             let mut round = follower.round(now);
             if stopping {
                 round.events.extend(follower.flush_all());
+            }
+            if let Some(silence) = self.silence.as_mut() {
+                let mut alarms = Vec::new();
+                for (stream, _) in &round.events {
+                    if let Some(host) = silence::Silence::fleet_host(stream) {
+                        alarms.extend(silence.saw(host, now));
+                    }
+                }
+                alarms.extend(silence.check(now));
+                round.events.extend(alarms);
             }
             for n in round.notes.drain(..) {
                 say(Message::Note(n));
@@ -401,6 +416,9 @@ impl Watch<'_> {
                 return Ok(Some(next));
             }
             let mut deadline = follower.next_deadline();
+            if let Some(at) = self.silence.as_ref().and_then(|s| s.next_deadline()) {
+                deadline = Some(deadline.map_or(at, |d| d.min(at)));
+            }
             if follower.changed() {
                 let save_at = self.last_save.map_or(now, |t| t + SAVE_EVERY);
                 deadline = Some(deadline.map_or(save_at, |d| d.min(save_at)));
