@@ -2,8 +2,9 @@
 //! as two forwarders posing as `mbx1` (imfile on a mailbox.log with a stack trace) and `mta1`
 //! (a Postfix line through a private syslog socket, as `logger` sends it) and one receiver
 //! writing the per-host tree; `zkb scan` of that tree finds the blob error as a multi-line
-//! mailbox event of mbx1 and the LMTP deferral of mta1. A receiver restarted while a forwarder
-//! goes on sending loses nothing.
+//! mailbox event of mbx1 and the LMTP deferral of mta1; the installer log that appears later
+//! arrives too. A receiver killed while a forwarder goes on sending loses nothing, and a
+//! forwarder restarted (SIGTERM, as `systemctl restart`) sends nothing twice.
 //!
 //! rsyslogd is Debian's `rsyslog` package (`.ci/run` installs it). Where it is missing the test
 //! says so and passes, unless `ZKB_REQUIRE_RSYSLOG` is set (CI sets it).
@@ -28,6 +29,15 @@ fn deploy(name: &str) -> String {
 /// One rsyslogd of the trial, stopped when dropped.
 struct Daemon {
     child: Child,
+}
+
+impl Daemon {
+    /// Stops it as `systemctl stop` does (SIGTERM), letting imfile save where it was.
+    fn stop(mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Daemon {
@@ -117,7 +127,6 @@ fn forwarder_conf(dir: &Path, host: &str, port: u16, logs: &Path, socket: Option
         .replace("/tmp/install", &format!("{}/install", logs.display()))
         .replace("/tmp/zmsetup", &format!("{}/zmsetup", logs.display()))
         .replace("/opt/zimbra/log/", &format!("{}/", logs.display()))
-        .replace("mode=\"inotify\"", "mode=\"polling\" PollingInterval=\"1\"")
 }
 
 const BLOB: &str = "2026-03-01 02:14:07,511 WARN  [qtp1-1:https://10.0.0.1:443/service/soap/GetMsgRequest] [name=ann@example.com;mid=41;] mailbox - Unable to get blob for item 257\n\
@@ -144,7 +153,7 @@ fn forwarded_logs_keep_their_host_kind_and_events() {
     fs::create_dir_all(&logs).unwrap();
     fs::write(logs.join("mailbox.log"), "").unwrap();
     let receiver = start(d, "receiver", &receiver_conf(d, port));
-    let _mbx1 = start(d, "mbx1", &forwarder_conf(d, "mbx1", port, &logs, None));
+    let mbx1 = start(d, "mbx1", &forwarder_conf(d, "mbx1", port, &logs, None));
     let sock = d.join("mta1.sock");
     let _mta1 = start(
         d,
@@ -182,11 +191,28 @@ fn forwarded_logs_keep_their_host_kind_and_events() {
     assert!(logger.success());
     wait_for(&d.join("remote/mta1/postfix.log"), "status=deferred");
 
+    // The installer's log, which appears on upgrade night.
+    fs::write(
+        logs.join("install.log.Xy12ab"),
+        "Operations logged to /tmp/install.log.Xy12ab\nChecking for existing installation...\n",
+    )
+    .unwrap();
+    wait_for(
+        &d.join("remote/mbx1/zimbra-install.log"),
+        "Checking for existing installation",
+    );
+
     // The receiver goes away and comes back; the forwarder's queue keeps what it sends meanwhile.
     drop(receiver);
     append(&BLOB.replace("257", "258"));
     let _receiver = start(d, "receiver", &receiver_conf(d, port));
     wait_for(&remote_mailbox, "missing blob for id: 258");
+
+    // The forwarder is restarted: imfile resumes at its saved offset, sending nothing twice.
+    mbx1.stop();
+    append(&BLOB.replace("257", "259"));
+    let _mbx1 = start(d, "mbx1", &forwarder_conf(d, "mbx1", port, &logs, None));
+    wait_for(&remote_mailbox, "missing blob for id: 259");
 
     let out = Command::new(env!("CARGO_BIN_EXE_zkb"))
         .args(["scan", "--format", "json"])
@@ -202,7 +228,7 @@ fn forwarded_logs_keep_their_host_kind_and_events() {
         .iter()
         .filter(|f| f["rule"] == "store.missing-blob-for-id")
         .collect();
-    assert_eq!(blobs.len(), 2, "each stack trace once: {findings:?}");
+    assert_eq!(blobs.len(), 3, "each stack trace once: {findings:?}");
     for b in &blobs {
         assert_eq!(b["host"], "mbx1");
         assert_eq!(b["kind"], "mailbox");
