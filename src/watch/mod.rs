@@ -175,6 +175,11 @@ impl Wake {
                     let _ = tx.send(());
                     return;
                 };
+                // Opening, reading and closing (ours too: reading a file, listing a directory
+                // for a glob) never bring new lines; waking on them would spin.
+                if matches!(event.kind, EventKind::Access(_)) {
+                    return;
+                }
                 // Writes to other files of a shared directory (nginx.access.log…) do not wake us;
                 // creations, renames and deletions always do.
                 let structural = !matches!(event.kind, EventKind::Modify(_) | EventKind::Access(_))
