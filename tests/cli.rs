@@ -806,3 +806,63 @@ fn a_console_capture_with_colours_and_redraws_is_matched_as_the_admin_saw_it() {
         "{text:?}"
     );
 }
+
+/// A server's own logs and the same lines relayed by rsyslog to a receiver's per-host tree
+/// give the same findings: rule, host, fields, text and time.
+#[test]
+fn a_relayed_tree_gives_the_same_findings_as_the_servers_own_files() {
+    let d = tempfile::tempdir().unwrap();
+    let out = zkb()
+        .args(["generate", "--size", "1", "--seed", "5", "--out"])
+        .arg(d.path().join("mbx1"))
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let local = fs::read_to_string(d.path().join("mbx1/mailbox.log")).unwrap();
+    // Relay each event as rsyslog's imfile (escapeLF off) and RSYSLOG_FileFormat would.
+    let mut relayed = String::new();
+    let mut event = String::new();
+    let flush = |event: &mut String, relayed: &mut String| {
+        if !event.is_empty() {
+            relayed.push_str(&format!(
+                "2026-03-01T02:14:07.511203+00:00 mbx1.example.com zimbra-mailbox: {}\n",
+                event
+                    .trim_end_matches('\n')
+                    .replace('\n', "#012")
+                    .replace('\t', "#011")
+            ));
+            event.clear();
+        }
+    };
+    for line in local.lines() {
+        if line.len() > 23 && line.as_bytes()[4] == b'-' && line.as_bytes()[19] == b',' {
+            flush(&mut event, &mut relayed);
+        }
+        event.push_str(line);
+        event.push('\n');
+    }
+    flush(&mut event, &mut relayed);
+    fs::create_dir_all(d.path().join("remote/mbx1")).unwrap();
+    fs::write(d.path().join("remote/mbx1/zimbra-mailbox.log"), relayed).unwrap();
+    let scan = |path: &std::path::Path| {
+        let out = zkb()
+            .args(["scan", "--format", "json", "--tz", "UTC"])
+            .arg(path)
+            .output()
+            .unwrap();
+        let mut found: Vec<String> = json_lines(&out.stdout)
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} {} {} {}",
+                    f["rule"], f["host"], f["fields"], f["ts"], f["text"]
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let own = scan(&d.path().join("mbx1/mailbox.log"));
+    assert!(own.len() > 10, "{} findings", own.len());
+    assert_eq!(own, scan(&d.path().join("remote/mbx1/zimbra-mailbox.log")));
+}
