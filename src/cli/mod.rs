@@ -26,6 +26,7 @@ mod incidents;
 mod learn;
 mod preflight;
 mod run;
+mod status;
 mod watch;
 
 #[derive(Parser, Debug)]
@@ -104,6 +105,9 @@ pub enum Command {
     },
     /// A self-contained HTML (or Markdown) report of a time window from the incident store.
     Report(incidents::ReportArgs),
+    /// The upgrade board: where each server of the site stands (not started, running, done,
+    /// failed, interrupted; versions, schema step, elapsed), and order or version problems.
+    Status(status::StatusArgs),
     /// Read-only checks before an upgrade: every store/index/HSM volume on a filesystem that
     /// comes back at boot, the licence file, free space. Exit 1 when one fails.
     Preflight(preflight::PreflightArgs),
@@ -261,6 +265,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Unknown(a) => learn::unknown(g, a),
         Command::Diff(a) => diff::run(g, a),
         Command::Preflight(a) => preflight::run(g, a),
+        Command::Status(a) => status::run(g, a),
         Command::Learn(a) => learn::learn(g, a),
         Command::Explain(a) => explain::run(g, &read_text_arg(a.text.as_deref())?),
         Command::Rules {
