@@ -192,6 +192,14 @@ fn check_kb(g: &Global, matcher: &Matcher, report: &mut Report) {
         .flat_map(|r| r.kb.iter().map(String::as_str))
         .collect();
     for rule in &matcher.rules {
+        for id in &rule.resolves {
+            if !matcher.rules.iter().any(|r| &r.id == id) {
+                report.errors.push(format!(
+                    "{}:{}: rule {}: `resolves` names rule {id}, which does not exist",
+                    rule.source, rule.line, rule.id
+                ));
+            }
+        }
         for id in &rule.kb {
             if kb.get(id).is_none() {
                 report.errors.push(format!(

@@ -217,3 +217,90 @@ fn list_and_search_filter_by_time_rule_and_severity() {
     ];
     assert_eq!(count(&search), 1);
 }
+
+/// A rule's `resolves` closes the open incident of another rule on the same host and group;
+/// the next occurrence starts a new incident rather than reopening the closed one.
+#[test]
+fn a_recovery_line_resolves_the_incident_and_the_next_failure_is_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rules = dir.path().join("rules");
+    fs::create_dir_all(&rules).unwrap();
+    fs::write(
+        rules.join("frob.yaml"),
+        r#"
+- id: local.frob-down
+  title: Frobnicator down
+  severity: high
+  kinds: [mailbox]
+  match: {regex: 'frobnicator (?P<unit>\w+) is down'}
+  group_by: [unit]
+  kb: [store/hsm-volume-not-mounted]
+  tests:
+    match: [{text: '2026-03-15 02:00:00,000 ERROR [x] [] misc - frobnicator alpha is down', fields: {unit: alpha}}]
+    no_match: ['2026-03-15 02:00:00,000 ERROR [x] [] misc - frobnicator alpha is up again']
+- id: local.frob-up
+  title: Frobnicator up again
+  severity: info
+  kinds: [mailbox]
+  match: {regex: 'frobnicator (?P<unit>\w+) is up again'}
+  group_by: [unit]
+  resolves: [local.frob-down]
+  kb: [store/hsm-volume-not-mounted]
+  tests:
+    match: [{text: '2026-03-15 02:00:00,000 INFO  [x] [] misc - frobnicator alpha is up again', fields: {unit: alpha}}]
+    no_match: ['2026-03-15 02:00:00,000 ERROR [x] [] misc - frobnicator alpha is down']
+"#,
+    )
+    .unwrap();
+    let log = dir.path().join("mbx1/mailbox.log");
+    fs::create_dir_all(log.parent().unwrap()).unwrap();
+    fs::write(
+        &log,
+        "2026-03-15 02:00:00,000 ERROR [x] [] misc - frobnicator alpha is down\n\
+         2026-03-15 02:01:00,000 ERROR [x] [] misc - frobnicator alpha is down\n\
+         2026-03-15 02:02:00,000 ERROR [x] [] misc - frobnicator beta is down\n\
+         2026-03-15 02:05:00,000 INFO  [x] [] misc - frobnicator alpha is up again\n\
+         2026-03-15 02:10:00,000 ERROR [x] [] misc - frobnicator alpha is down\n",
+    )
+    .unwrap();
+    let r = rules.to_str().unwrap();
+    zkb(
+        &data,
+        &["--rules", r, "scan", "-q", "--store", log.to_str().unwrap()],
+    );
+    let (out, _) = zkb(
+        &data,
+        &[
+            "incidents",
+            "list",
+            "--rule",
+            "local.frob-down",
+            "--format",
+            "json",
+        ],
+    );
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut rows: Vec<(String, i64, bool)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["group"].as_str().unwrap().to_string(),
+                i["count"].as_i64().unwrap(),
+                i["resolved"].is_string(),
+            )
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            ("alpha".to_string(), 1, false),
+            ("alpha".to_string(), 2, true),
+            ("beta".to_string(), 1, false)
+        ],
+        "{list}"
+    );
+}

@@ -603,4 +603,22 @@ fn a_silent_host_is_a_finding_and_its_return_too() {
     assert_eq!(back["host"], "mbx1");
     let seen = w.stop();
     assert!(seen.is_empty());
+    // In the store, the return closed the silence incident.
+    let out = Command::new(env!("CARGO_BIN_EXE_zkb"))
+        .args(["incidents", "list", "--format", "json", "--data"])
+        .arg(&d.data)
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let silent: Vec<&serde_json::Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["rule"] == "fleet.host-silent")
+        .collect();
+    assert_eq!(silent.len(), 1, "{list}");
+    assert!(
+        silent[0]["resolved"].is_string(),
+        "resolved by the return: {list}"
+    );
 }

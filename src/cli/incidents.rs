@@ -192,7 +192,7 @@ fn stats(g: &Global, store: &Store) -> Result<Outcome> {
 fn human(w: &mut impl Write, i: &Incident) -> io::Result<()> {
     writeln!(
         w,
-        "#{:<5} {:<8} {:>5}x  {}  {} .. {}  {}  [{}] {}",
+        "#{:<5} {:<8} {:>5}x  {}  {} .. {}  {}  [{}] {}{}",
         i.id,
         i.severity.to_uppercase(),
         i.count,
@@ -203,7 +203,11 @@ fn human(w: &mut impl Write, i: &Incident) -> io::Result<()> {
         i.last_seen.as_deref().unwrap_or("-"),
         i.title,
         i.rule,
-        escape(&i.group, false)
+        escape(&i.group, false),
+        i.resolved
+            .as_deref()
+            .map(|t| format!("  (resolved {t})"))
+            .unwrap_or_default()
     )
 }
 

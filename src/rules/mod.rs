@@ -224,6 +224,8 @@ pub struct Rule {
     pub group_by: Vec<String>,
     pub threshold: Option<Threshold>,
     pub kb: Vec<String>,
+    /// See [`RuleSpec::resolves`].
+    pub resolves: Vec<String>,
     pub tests: TestsSpec,
     /// File the rule came from (`rules/store.yaml` for embedded ones).
     pub source: String,
@@ -281,6 +283,7 @@ impl Rule {
             group_by: spec.group_by,
             threshold,
             kb: spec.kb,
+            resolves: spec.resolves,
             tests: spec.tests,
             source: source.to_string(),
             line,

@@ -65,6 +65,10 @@ pub struct RuleSpec {
     pub threshold: Option<ThresholdSpec>,
     #[serde(default)]
     pub kb: Vec<String>,
+    /// Rules whose open incident of the same group and host this rule's match closes (the line
+    /// that proves recovery: a host sending again, a delivery that went through).
+    #[serde(default)]
+    pub resolves: Vec<String>,
     #[serde(default)]
     pub tests: TestsSpec,
     /// Free text shown by `zkb explain` and `zkb rules list`.

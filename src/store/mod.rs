@@ -28,7 +28,7 @@ pub use record::{Added, Batch};
 /// Occurrences further apart than this start a new incident.
 pub const GAP_MS: i64 = 30 * 60 * 1000;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE incidents (
@@ -66,6 +66,10 @@ CREATE VIRTUAL TABLE incidents_fts USING fts5(title, rule, fields, host, text, c
 /// Version 2: occurrences as small rows (their source an integer into `sources`, the zone as
 /// an offset in seconds), zoned times on incidents, sample events with their context, error
 /// events no rule knew, and watch checkpoints (committed with the occurrences they cover).
+/// v3: an incident can be resolved (by a rule's `resolves`); a resolved one takes no more
+/// occurrences, the next starts a new incident.
+const SCHEMA_V3: &str = "ALTER TABLE incidents ADD COLUMN resolved_ms INTEGER;";
+
 const SCHEMA_V2: &str = "
 ALTER TABLE incidents ADD COLUMN first_ts TEXT;
 ALTER TABLE incidents ADD COLUMN last_ts TEXT;
@@ -175,6 +179,8 @@ pub struct Incident {
     pub sample_file: String,
     pub sample_line: i64,
     pub sample: String,
+    /// When the line that proves recovery came (see `resolves` in rules), if it did.
+    pub resolved: Option<String>,
 }
 
 /// The store, open.
@@ -212,7 +218,7 @@ impl Store {
                 known: SCHEMA_VERSION,
             });
         }
-        let steps = [(1, SCHEMA_V1), (2, SCHEMA_V2)];
+        let steps = [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)];
         for (to, sql) in steps.iter().filter(|(to, _)| *to > version) {
             let tx = conn.transaction().map_err(err)?;
             tx.execute_batch(sql).map_err(err)?;

@@ -377,7 +377,7 @@ impl Store {
 }
 
 const SELECT: &str = "SELECT incidents.id, rule, title, severity, host, group_key, count, first_ms,
-    last_ms, kb, sample_file, sample_line, sample, first_ts, last_ts FROM incidents";
+    last_ms, kb, sample_file, sample_line, sample, first_ts, last_ts, resolved_ms FROM incidents";
 
 /// An instant shown in the zone offset it was written in (UTC when that is not known).
 fn zoned_text(ms: Option<i64>, tz: Option<i32>) -> Option<String> {
@@ -421,6 +421,10 @@ fn incident_row(row: &rusqlite::Row) -> rusqlite::Result<Incident> {
         sample_file: row.get(10)?,
         sample_line: row.get(11)?,
         sample: row.get(12)?,
+        resolved: row
+            .get::<_, Option<i64>>(15)?
+            .and_then(|m| jiff::Timestamp::from_millisecond(m).ok())
+            .map(|t| t.to_string()),
     })
 }
 

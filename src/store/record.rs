@@ -164,6 +164,14 @@ fn add_occurrence(
     }
     let key = group_key(rule, f).join("\u{1f}");
     let (ts_ms, tz, ts) = ts_of(f);
+    for closed in &rule.resolves {
+        tx.prepare_cached(
+            "UPDATE incidents SET resolved_ms = COALESCE(?4, last_ms)
+             WHERE rule = ?1 AND group_key = ?2 AND COALESCE(host, '') = COALESCE(?3, '')
+               AND resolved_ms IS NULL",
+        )?
+        .execute(params![closed, key, f.host, ts_ms])?;
+    }
     let fields = json(&f.fields.iter().cloned().collect::<BTreeMap<_, _>>());
     let id = match find_group(tx, Group::Incident, &rule.id, &key, ts_ms)? {
         Some(id) => {
@@ -333,6 +341,14 @@ impl Group {
     }
 
     /// The columns of its key.
+    /// The condition that keeps resolved incidents out of the search for a group to join.
+    fn open_only(self) -> &'static str {
+        match self {
+            Group::Incident => "AND resolved_ms IS NULL",
+            Group::Unknown => "",
+        }
+    }
+
     fn key(self) -> (&'static str, &'static str) {
         match self {
             Group::Incident => ("rule", "group_key"),
@@ -354,16 +370,18 @@ fn find_group(
     match ts_ms {
         Some(ts) => tx
             .prepare_cached(&format!(
-                "SELECT id FROM {table} WHERE {column} = ?1 AND {key_column} = ?2
+                "SELECT id FROM {table} WHERE {column} = ?1 AND {key_column} = ?2 {open}
                    AND (last_ms IS NULL OR (last_ms >= ?3 - ?4 AND first_ms <= ?3 + ?4))
-                 ORDER BY last_ms DESC LIMIT 1"
+                 ORDER BY last_ms DESC LIMIT 1",
+                open = group.open_only()
             ))?
             .query_row(params![value, key, ts, GAP_MS], |r| r.get(0))
             .optional(),
         None => tx
             .prepare_cached(&format!(
-                "SELECT id FROM {table} WHERE {column} = ?1 AND {key_column} = ?2
-                 ORDER BY id DESC LIMIT 1"
+                "SELECT id FROM {table} WHERE {column} = ?1 AND {key_column} = ?2 {open}
+                 ORDER BY id DESC LIMIT 1",
+                open = group.open_only()
             ))?
             .query_row(params![value, key], |r| r.get(0))
             .optional(),
