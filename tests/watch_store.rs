@@ -393,3 +393,56 @@ fn times_are_stored_with_their_zone() {
         ]
     );
 }
+
+/// A receiver's relayed file (`TS HOST TAG: record`, line breaks as `#012`): kill -9 at any
+/// point and restart, and each relayed event is still recorded exactly once.
+#[test]
+fn a_relayed_file_survives_kill_9_without_loss_or_repeats() {
+    let d = dirs();
+    let path = d.log.join("remote/mbx1/zimbra-mailbox.log");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // Each event on one relayed line, its line breaks as #012 (imfile with escapeLF off).
+    let relay = |text: &str| -> String {
+        let mut events: Vec<String> = Vec::new();
+        for line in text.lines() {
+            match events.last_mut() {
+                Some(last) if !line.starts_with("2026-") => {
+                    last.push_str("#012");
+                    last.push_str(line);
+                }
+                _ => events.push(line.to_string()),
+            }
+        }
+        events
+            .iter()
+            .map(|e| {
+                format!("2026-03-01T02:14:07.511203+07:00 mbx1.example.com zimbra-mailbox: {e}\n")
+            })
+            .collect()
+    };
+    fs::write(
+        &path,
+        relay("2026-03-01 02:00:00,000 INFO  [x] [] imap - SELECT\n"),
+    )
+    .unwrap();
+    let mut next = 0;
+    for cycle in 0..3 {
+        let w = Watch::start(&d.data, &path);
+        append(&path, &relay(&blobs(next..next + 30)));
+        next += 30;
+        for _ in 0..=cycle {
+            w.next();
+        }
+        w.kill9();
+    }
+    let w = Watch::start(&d.data, &path);
+    append(&path, &relay(&blobs(next..next + 5)));
+    next += 5;
+    wait_count(&d.data, OCCURRENCES, i64::from(next));
+    w.stop();
+    assert_exactly(&d.data, i64::from(next));
+    assert_eq!(
+        count(&d.data, "SELECT COUNT(*) FROM incidents WHERE host = 'mbx1' AND rule = 'store.missing-blob-for-id'"),
+        count(&d.data, "SELECT COUNT(*) FROM incidents")
+    );
+}
