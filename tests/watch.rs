@@ -622,3 +622,34 @@ fn a_silent_host_is_a_finding_and_its_return_too() {
         "resolved by the return: {list}"
     );
 }
+
+/// Watching a receiver's tree through a glob: a host whose folder appears later is followed
+/// from its first line.
+#[test]
+fn a_host_that_appears_later_in_the_tree_is_followed() {
+    let d = dirs();
+    let remote = d.log.join("remote");
+    fs::create_dir_all(remote.join("mbx1")).unwrap();
+    fs::write(remote.join("mbx1/mailbox.log"), ORDINARY).unwrap();
+    let glob = format!("{}/*/*.log", remote.display());
+    let mut w = Watch::start(&d.data, &["--no-store", &glob]);
+    w.note("following");
+    fs::create_dir_all(remote.join("mbx2")).unwrap();
+    append(&remote.join("mbx2/mailbox.log"), &(blob(42) + ORDINARY));
+    let end = Instant::now() + WAIT;
+    let finding = loop {
+        let left = end
+            .checked_duration_since(Instant::now())
+            .expect("a finding in time");
+        let line = w.out.recv_timeout(left).expect("a finding in time");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("missing blob for id: 42")
+        {
+            break v;
+        }
+    };
+    assert_eq!(finding["host"], "mbx2");
+}
