@@ -446,3 +446,100 @@ fn a_relayed_file_survives_kill_9_without_loss_or_repeats() {
         count(&d.data, "SELECT COUNT(*) FROM incidents")
     );
 }
+
+/// `zkb ack`: an acknowledged incident raises no alert, even from a watch started afresh
+/// (whose own memory of alerts is empty), while a new incident still does.
+#[test]
+fn an_acknowledged_incident_fires_nothing_more() {
+    let d = dirs();
+    let path = d.log.join("mailbox.log");
+    fs::write(&path, "").unwrap();
+    let alerts = d.log.join("alerts.jsonl");
+    let exec = format!(
+        "cat >> '{}'; echo >> '{}'",
+        alerts.display(),
+        alerts.display()
+    );
+    let start = || {
+        zkb()
+            .args([
+                "watch",
+                "--format",
+                "json",
+                "--normal-priority",
+                "--from-start",
+                "--exec",
+                &exec,
+            ])
+            .arg("--data")
+            .arg(&d.data)
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("zkb starts")
+    };
+    let alert_lines = || {
+        fs::read_to_string(&alerts)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let wait_alerts = |n: usize| {
+        let end = Instant::now() + WAIT;
+        while alert_lines().len() < n {
+            assert!(
+                Instant::now() < end,
+                "{} alerts, not {n}",
+                alert_lines().len()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let mut w = start();
+    append(&path, &blob(1, 5));
+    wait_alerts(1);
+    wait_count(&d.data, OCCURRENCES, 1);
+    unsafe_sigterm(w.id());
+    w.wait().unwrap();
+
+    let out = zkb()
+        .args(["ack", "1", "--for", "2h", "--note", "restore running"])
+        .arg("--data")
+        .arg(&d.data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut w = start();
+    append(&path, &(blob(2, 5) + &blob(3, 6)));
+    wait_count(&d.data, OCCURRENCES, 3);
+    wait_alerts(2);
+    unsafe_sigterm(w.id());
+    w.wait().unwrap();
+    let lines = alert_lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[1].contains("missing blob for id: 3"),
+        "the new incident alerts: {lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("missing blob for id: 2")),
+        "{lines:?}"
+    );
+
+    let out = zkb()
+        .args(["incidents", "list"])
+        .arg("--data")
+        .arg(&d.data)
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(list.contains("acknowledged until"), "{list}");
+}

@@ -111,7 +111,17 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
                 played
             });
             let watched = if dashboard {
-                super::watch::run_dashboard(&opts, rules, &scan_opts, &printer, None, stop)
+                super::watch::run_dashboard(
+                    &opts,
+                    rules,
+                    &scan_opts,
+                    &printer,
+                    super::watch::Alerts {
+                        alerter: None,
+                        acks: None,
+                    },
+                    stop,
+                )
             } else {
                 watch::run(&opts, rules, &scan_opts, stop, &mut sink, &mut say)
             };

@@ -204,11 +204,56 @@ fn human(w: &mut impl Write, i: &Incident) -> io::Result<()> {
         i.title,
         i.rule,
         escape(&i.group, false),
-        i.resolved
-            .as_deref()
-            .map(|t| format!("  (resolved {t})"))
-            .unwrap_or_default()
+        match (&i.resolved, &i.acked_until) {
+            (Some(t), _) => format!("  (resolved {t})"),
+            (None, Some(u)) => format!("  (acknowledged until {u})"),
+            _ => String::new(),
+        }
     )
+}
+
+/// `zkb ack ID [--for AGE] [--note TEXT]`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  zkb ack 42 --for 2h --note \"mbx2 restore running, expected\"\n  zkb ack 7                 until its severity changes\n\nAn acknowledged incident raises no --exec alert (also after the watch restarts) and is\nshown as such in `zkb incidents list`, until the time is up or its severity changes."
+)]
+pub struct AckArgs {
+    /// The incident (see `zkb incidents list`).
+    pub id: i64,
+    /// For how long (`90m`, `2h`, `3d`); without it, until its severity changes.
+    #[arg(long = "for", value_name = "AGE")]
+    pub duration: Option<String>,
+    /// Why, for whoever looks next.
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+pub fn ack(g: &Global, a: &AckArgs) -> Result<Outcome> {
+    let dir =
+        state::data_dir(g.data.as_deref()).context("no data directory (set --data or ZKB_DATA)")?;
+    let mut store = Store::open(&dir)?;
+    let until = match &a.duration {
+        Some(d) => {
+            let age = crate::rules::parse_duration(d)
+                .with_context(|| format!("{d:?} is not an age (use 90m, 2h, 3d)"))?;
+            Some(jiff::Timestamp::now().as_millisecond() + age.as_millis() as i64)
+        }
+        None => None,
+    };
+    if !store.ack(a.id, until, &a.note)? {
+        anyhow::bail!(
+            "no incident {} in {} (see `zkb incidents list`)",
+            a.id,
+            dir.display()
+        );
+    }
+    if !g.quiet {
+        let when = until
+            .and_then(|m| jiff::Timestamp::from_millisecond(m).ok())
+            .map_or("its severity changes".to_string(), |t| t.to_string());
+        eprintln!("zkb: incident #{} acknowledged until {when}", a.id);
+    }
+    Ok(Outcome { code: 0 })
 }
 
 /// Occurrences listed by `show`.

@@ -103,6 +103,9 @@ pub enum Command {
         #[command(subcommand)]
         command: incidents::IncidentsCommand,
     },
+    /// Acknowledge an incident: no more alerts for it, shown as acknowledged, until the time is
+    /// up or its severity changes.
+    Ack(incidents::AckArgs),
     /// A self-contained HTML (or Markdown) report of a time window from the incident store.
     Report(incidents::ReportArgs),
     /// The upgrade board: where each server of the site stands (not started, running, done,
@@ -262,6 +265,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Run(a) => run::run(g, a),
         Command::Incidents { command } => incidents::run(g, command),
         Command::Report(a) => incidents::report(g, a),
+        Command::Ack(a) => incidents::ack(g, a),
         Command::Unknown(a) => learn::unknown(g, a),
         Command::Diff(a) => diff::run(g, a),
         Command::Preflight(a) => preflight::run(g, a),

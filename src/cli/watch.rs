@@ -164,6 +164,14 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         matcher: matcher.clone(),
         reloader: Some(reloader),
     };
+    // Acknowledged incidents raise no alert (read from the store the watch records into).
+    let acks = if a.exec.is_some() && opts.record {
+        opts.data_dir
+            .as_deref()
+            .and_then(|d| crate::store::Store::open(d).ok())
+    } else {
+        None
+    };
     let mut alerter = a
         .exec
         .clone()
@@ -175,7 +183,17 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
             unmatched: true,
             ..scan_opts.clone()
         };
-        run_dashboard(&opts, rules, &scan_opts, &printer, alerter.as_mut(), stop)
+        run_dashboard(
+            &opts,
+            rules,
+            &scan_opts,
+            &printer,
+            Alerts {
+                alerter: alerter.as_mut(),
+                acks,
+            },
+            stop,
+        )
     } else {
         run_lines(
             g,
@@ -183,7 +201,10 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
             rules,
             &scan_opts,
             &printer,
-            alerter.as_mut(),
+            Alerts {
+                alerter: alerter.as_mut(),
+                acks,
+            },
             stop,
         )
     };
@@ -204,7 +225,7 @@ fn run_lines(
     rules: watch::Rules,
     scan_opts: &ScanOptions,
     printer: &Printer,
-    mut alerter: Option<&mut Alerter>,
+    mut alerts: Alerts,
     stop: &AtomicBool,
 ) -> io::Result<()> {
     let stdout = io::stdout();
@@ -216,10 +237,8 @@ fn run_lines(
         for f in findings {
             printer.finding(&mut out, f)?;
             out.flush()?;
-            if let Some(alerter) = alerter.as_deref_mut() {
-                if let Some(note) = alert(alerter, &printer, f) {
-                    eprintln!("zkb: {note}");
-                }
+            if let Some(note) = alerts.raise(&printer, f) {
+                eprintln!("zkb: {note}");
             }
         }
         Ok(())
@@ -247,7 +266,7 @@ pub(super) fn run_dashboard(
     rules: watch::Rules,
     scan_opts: &ScanOptions,
     printer: &Printer,
-    mut alerter: Option<&mut Alerter>,
+    mut alerts: Alerts,
     stop: &AtomicBool,
 ) -> io::Result<()> {
     let (tx, rx) = mpsc::channel();
@@ -267,10 +286,8 @@ pub(super) fn run_dashboard(
                 }
                 let printer = printer.with_matcher(matcher);
                 for f in findings {
-                    if let Some(alerter) = alerter.as_deref_mut() {
-                        if let Some(note) = alert(alerter, &printer, f) {
-                            let _ = tx.send(Update::Message(note));
-                        }
+                    if let Some(note) = alerts.raise(&printer, f) {
+                        let _ = tx.send(Update::Message(note));
                     }
                 }
                 let _ = tx.send(Update::Round(findings.to_vec(), events));
@@ -290,9 +307,33 @@ pub(super) fn run_dashboard(
     })
 }
 
+/// Where findings raise alerts: the `--exec` command, and the store's acknowledgements that
+/// silence an incident.
+pub(super) struct Alerts<'a> {
+    pub alerter: Option<&'a mut Alerter>,
+    pub acks: Option<crate::store::Store>,
+}
+
+impl Alerts<'_> {
+    fn raise(&mut self, printer: &Printer, f: &Finding) -> Option<String> {
+        let alerter = self.alerter.as_deref_mut()?;
+        alert(alerter, printer, f, self.acks.as_ref())
+    }
+}
+
 /// Hands a finding to the alerter (findings of rules only; the JSON is the `--format json` line).
-fn alert(alerter: &mut Alerter, printer: &Printer, f: &Finding) -> Option<String> {
+/// Runs the alert for a finding, unless its incident is acknowledged in the store (`acks`).
+fn alert(
+    alerter: &mut Alerter,
+    printer: &Printer,
+    f: &Finding,
+    acks: Option<&crate::store::Store>,
+) -> Option<String> {
     let rule = &printer.matcher.rules[f.rule?];
+    let key = crate::scan::group_key(rule, f).join("\u{1f}");
+    if acks.is_some_and(|s| s.acked(&rule.id, &key, f.host.as_deref())) {
+        return None;
+    }
     let json = crate::output::json_finding(f, Some(rule), printer.kb, printer.release(f));
     alerter.alert(rule, f, &serde_json::to_vec(&json).ok()?)
 }

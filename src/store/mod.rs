@@ -13,6 +13,7 @@
 //! Times are kept as milliseconds (for order and windows) and as written, with the offset of
 //! the zone they were in. Incidents are searched with FTS5 (BM25 ranking).
 
+pub mod acks;
 pub mod counts;
 pub mod query;
 pub mod record;
@@ -28,7 +29,7 @@ pub use record::{Added, Batch};
 /// Occurrences further apart than this start a new incident.
 pub const GAP_MS: i64 = 30 * 60 * 1000;
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE incidents (
@@ -69,6 +70,15 @@ CREATE VIRTUAL TABLE incidents_fts USING fts5(title, rule, fields, host, text, c
 /// v3: an incident can be resolved (by a rule's `resolves`); a resolved one takes no more
 /// occurrences, the next starts a new incident.
 const SCHEMA_V3: &str = "ALTER TABLE incidents ADD COLUMN resolved_ms INTEGER;";
+
+/// v4: acknowledgements (`zkb ack`).
+const SCHEMA_V4: &str = "CREATE TABLE acks (
+    incident INTEGER PRIMARY KEY REFERENCES incidents(id),
+    ack_until_ms INTEGER,
+    ack_note TEXT NOT NULL,
+    ack_severity TEXT NOT NULL,
+    ack_at_ms INTEGER NOT NULL
+);";
 
 const SCHEMA_V2: &str = "
 ALTER TABLE incidents ADD COLUMN first_ts TEXT;
@@ -181,6 +191,9 @@ pub struct Incident {
     pub sample: String,
     /// When the line that proves recovery came (see `resolves` in rules), if it did.
     pub resolved: Option<String>,
+    /// Acknowledged (`zkb ack`) and still in force: until when (`forever` for no end).
+    pub acked_until: Option<String>,
+    pub ack_note: Option<String>,
 }
 
 /// The store, open.
@@ -218,7 +231,12 @@ impl Store {
                 known: SCHEMA_VERSION,
             });
         }
-        let steps = [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)];
+        let steps = [
+            (1, SCHEMA_V1),
+            (2, SCHEMA_V2),
+            (3, SCHEMA_V3),
+            (4, SCHEMA_V4),
+        ];
         for (to, sql) in steps.iter().filter(|(to, _)| *to > version) {
             let tx = conn.transaction().map_err(err)?;
             tx.execute_batch(sql).map_err(err)?;

@@ -377,7 +377,11 @@ impl Store {
 }
 
 const SELECT: &str = "SELECT incidents.id, rule, title, severity, host, group_key, count, first_ms,
-    last_ms, kb, sample_file, sample_line, sample, first_ts, last_ts, resolved_ms FROM incidents";
+    last_ms, kb, sample_file, sample_line, sample, first_ts, last_ts, resolved_ms,
+    (SELECT CASE WHEN a.ack_severity = incidents.severity AND (a.ack_until_ms IS NULL
+        OR a.ack_until_ms > CAST(strftime('%s', 'now') AS INTEGER) * 1000)
+        THEN COALESCE(a.ack_until_ms, -1) END FROM acks a WHERE a.incident = incidents.id),
+    (SELECT a.ack_note FROM acks a WHERE a.incident = incidents.id) FROM incidents";
 
 /// An instant shown in the zone offset it was written in (UTC when that is not known).
 fn zoned_text(ms: Option<i64>, tz: Option<i32>) -> Option<String> {
@@ -425,6 +429,13 @@ fn incident_row(row: &rusqlite::Row) -> rusqlite::Result<Incident> {
             .get::<_, Option<i64>>(15)?
             .and_then(|m| jiff::Timestamp::from_millisecond(m).ok())
             .map(|t| t.to_string()),
+        acked_until: row.get::<_, Option<i64>>(16)?.map(|m| match m {
+            -1 => "forever".to_string(),
+            m => jiff::Timestamp::from_millisecond(m)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        }),
+        ack_note: row.get(17)?,
     })
 }
 
