@@ -192,6 +192,17 @@ fn check_kb(g: &Global, matcher: &Matcher, report: &mut Report) {
         .flat_map(|r| r.kb.iter().map(String::as_str))
         .collect();
     for rule in &matcher.rules {
+        for p in &rule.probes {
+            if !crate::preflight::probe::KNOWN.contains(&p.as_str()) {
+                report.errors.push(format!(
+                    "{}:{}: rule {}: unknown probe {p:?} (known: {})",
+                    rule.source,
+                    rule.line,
+                    rule.id,
+                    crate::preflight::probe::KNOWN.join(", ")
+                ));
+            }
+        }
         for id in &rule.resolves {
             if !matcher.rules.iter().any(|r| &r.id == id) {
                 report.errors.push(format!(

@@ -45,6 +45,9 @@ pub struct JsonFinding<'a> {
     pub title: Option<&'a str>,
     pub fields: BTreeMap<&'a str, &'a str>,
     pub kb: Vec<KbRef<'a>>,
+    /// What a probe of the rule found on this host (it decides the order of `kb`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<crate::preflight::probe::ProbeResult>,
     pub text: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
@@ -65,8 +68,20 @@ pub struct Related<'a> {
 }
 
 pub fn kb_refs<'a>(rule: &'a Rule, kb: &'a Kb, version: Option<Version>) -> Vec<KbRef<'a>> {
-    rule.kb
-        .iter()
+    kb_refs_ordered(
+        crate::preflight::probe::ordered_kb(&rule.kb, None),
+        kb,
+        version,
+    )
+}
+
+/// The KB entries of `ids`, in that order, with their first fix step for `version`.
+fn kb_refs_ordered<'a>(
+    ids: Vec<&'a String>,
+    kb: &'a Kb,
+    version: Option<Version>,
+) -> Vec<KbRef<'a>> {
+    ids.into_iter()
         .map(|id| match kb.get(id) {
             Some(e) => KbRef {
                 id,
@@ -88,6 +103,7 @@ pub fn json_finding<'a>(
     kb: &'a Kb,
     version: Option<Version>,
 ) -> JsonFinding<'a> {
+    let probe = rule.and_then(|r| crate::preflight::probe::run(&r.probes, f));
     JsonFinding {
         ts: f.parsed.ts.as_ref().map(format_ts),
         host: f.host.as_deref(),
@@ -105,7 +121,16 @@ pub fn json_finding<'a>(
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect(),
-        kb: rule.map(|r| kb_refs(r, kb, version)).unwrap_or_default(),
+        kb: rule
+            .map(|r| {
+                kb_refs_ordered(
+                    crate::preflight::probe::ordered_kb(&r.kb, probe.as_ref()),
+                    kb,
+                    version,
+                )
+            })
+            .unwrap_or_default(),
+        probe,
         text: &f.text,
         truncated: f.truncated.then_some(true),
         before: f.before.iter().map(String::as_str).collect(),
@@ -307,7 +332,7 @@ impl<'a> Printer<'a> {
             )?;
         }
         match rule {
-            Some(r) => self.kb_lines(w, r, pad, self.release(f)),
+            Some(r) => self.kb_lines(w, r, f, pad, self.release(f)),
             None => {
                 for h in &f.related {
                     writeln!(
@@ -327,11 +352,21 @@ impl<'a> Printer<'a> {
         &self,
         w: &mut impl Write,
         rule: &Rule,
+        f: &Finding,
         pad: &str,
         release: Option<Version>,
     ) -> io::Result<()> {
         let s = &self.style;
-        for id in &rule.kb {
+        let probe = crate::preflight::probe::run(&rule.probes, f);
+        if let Some(p) = &probe {
+            writeln!(
+                w,
+                "{pad}{} {}",
+                s.paint("35", "probe"),
+                escape(&p.detail, false)
+            )?;
+        }
+        for id in crate::preflight::probe::ordered_kb(&rule.kb, probe.as_ref()) {
             let Some(entry) = self.kb.get(id) else {
                 writeln!(w, "{pad}{} {id}", s.paint("35", "KB"))?;
                 continue;

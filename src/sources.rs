@@ -373,7 +373,7 @@ pub fn host_from_path(path: &Path) -> Option<String> {
     None
 }
 
-fn local_hostname() -> Option<String> {
+pub fn local_hostname() -> Option<String> {
     let h = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
     let h = h.trim();
     (!h.is_empty()).then(|| h.split('.').next().unwrap_or(h).to_string())

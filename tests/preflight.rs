@@ -66,3 +66,63 @@ fn a_hand_mounted_hsm_volume_fails_until_fstab_names_it() {
     assert_eq!(code, 0, "{rows:?}");
     assert!(rows.iter().all(|r| r["status"] != "fail"));
 }
+
+/// The probe on a blob match: with the HSM volume an empty directory and no mount, the
+/// not-mounted fix comes first; with it mounted (and declared) and holding blobs, the
+/// restore/corruption fix does.
+#[test]
+fn a_blob_match_ranks_its_fixes_by_what_the_volume_probe_finds() {
+    let d = tempfile::tempdir().unwrap();
+    let (root, bin) = (d.path().join("root"), d.path().join("bin"));
+    write(&root.join("etc/fstab"), "UUID=1111 / ext4 defaults 0 1\n");
+    write(&root.join("proc/self/mounts"), "/dev/sda1 / ext4 rw 0 0\n");
+    fs::create_dir_all(root.join("mnt/hsm/store")).unwrap();
+    let zmvolume = bin.join("zmvolume");
+    write(
+        &zmvolume,
+        "#!/bin/sh\nprintf '   Volume id: 3\\n   name: hsm1\\n   type: secondaryMessage\\n   path: /mnt/hsm/store\\n'\n",
+    );
+    fs::set_permissions(&zmvolume, fs::Permissions::from_mode(0o755)).unwrap();
+    let log = d.path().join("mailbox.log");
+    write(
+        &log,
+        "2025-03-01 10:00:03,001 ERROR [qtp1-187] [name=anna@example.com;mid=41;] mailbox - Unable to get blob while encoding message\n\
+         com.zimbra.cs.mailbox.MailServiceException: No such blob: mailbox=41, item=257, change=1234\n",
+    );
+    let scan = || -> serde_json::Value {
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_zkb"))
+            .args(["scan", "--format", "json"])
+            .arg(&log)
+            .env("PATH", path)
+            .env("ZKB_PROBE_ROOT", &root)
+            .env("XDG_CONFIG_HOME", d.path().join("config"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(text.lines().next().expect("a finding")).unwrap()
+    };
+    let f = scan();
+    assert_eq!(f["probe"]["verdict"], "not-mounted", "{f}");
+    assert_eq!(f["kb"][0]["id"], "store/hsm-volume-not-mounted");
+
+    write(
+        &root.join("proc/self/mounts"),
+        "/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 /mnt/hsm ext4 rw 0 0\n",
+    );
+    write(
+        &root.join("etc/fstab"),
+        "UUID=1111 / ext4 defaults 0 1\n/dev/sdb1 /mnt/hsm ext4 defaults 0 2\n",
+    );
+    write(&root.join("mnt/hsm/store/0/41/msg/0/100-1.msg"), "a blob");
+    let f = scan();
+    assert_eq!(f["probe"]["verdict"], "mounted", "{f}");
+    assert_eq!(
+        f["kb"][0]["id"],
+        "store/missing-blobs-after-restore-or-corruption"
+    );
+}

@@ -9,6 +9,7 @@
 
 pub mod host;
 pub mod mounts;
+pub mod probe;
 pub mod volumes;
 
 use std::path::{Path, PathBuf};
@@ -60,8 +61,16 @@ impl Host {
 
     /// Runs one of Zimbra's commands as the zimbra user; its stdout when it succeeds.
     pub fn zimbra_command(&self, program: &str, args: &[&str]) -> Option<String> {
+        // `su` would ask a non-root user for a password on the terminal: never from here.
+        // SAFETY: geteuid has no preconditions.
+        if !self.direct_commands && unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
         let out = if self.direct_commands {
-            Command::new(program).args(args).output()
+            Command::new(program)
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .output()
         } else {
             let line = std::iter::once(program)
                 .chain(args.iter().copied())

@@ -226,6 +226,8 @@ pub struct Rule {
     pub kb: Vec<String>,
     /// See [`RuleSpec::resolves`].
     pub resolves: Vec<String>,
+    /// See [`RuleSpec::probes`].
+    pub probes: Vec<String>,
     pub tests: TestsSpec,
     /// File the rule came from (`rules/store.yaml` for embedded ones).
     pub source: String,
@@ -284,6 +286,7 @@ impl Rule {
             threshold,
             kb: spec.kb,
             resolves: spec.resolves,
+            probes: spec.probes,
             tests: spec.tests,
             source: source.to_string(),
             line,

@@ -69,6 +69,10 @@ pub struct RuleSpec {
     /// that proves recovery: a host sending again, a delivery that went through).
     #[serde(default)]
     pub resolves: Vec<String>,
+    /// Read-only checks run when it matches, whose answer ranks its KB entries
+    /// (`volume-mount`, see `preflight::probe`).
+    #[serde(default)]
+    pub probes: Vec<String>,
     #[serde(default)]
     pub tests: TestsSpec,
     /// Free text shown by `zkb explain` and `zkb rules list`.
