@@ -126,3 +126,55 @@ fn a_blob_match_ranks_its_fixes_by_what_the_volume_probe_finds() {
         "store/missing-blobs-after-restore-or-corruption"
     );
 }
+
+/// `--boot`, before Zimbra starts: neither mailboxd nor mysql answers, so the volume list comes
+/// from the last run that read it; a volume whose filesystem did not come back fails.
+#[test]
+fn at_boot_the_volume_list_of_the_last_run_is_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let (root, bin, data) = (
+        d.path().join("root"),
+        d.path().join("bin"),
+        d.path().join("data"),
+    );
+    write(&root.join("etc/fstab"), "UUID=1111 / ext4 defaults 0 1\n");
+    write(
+        &root.join("proc/self/mounts"),
+        "/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 /mnt/hsm ext4 rw 0 0\n",
+    );
+    let zmvolume = bin.join("zmvolume");
+    write(
+        &zmvolume,
+        "#!/bin/sh\nprintf '   Volume id: 3\\n   name: hsm1\\n   type: secondaryMessage\\n   path: /mnt/hsm/store\\n'\n",
+    );
+    fs::set_permissions(&zmvolume, fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |path: &str, boot: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_zkb"));
+        c.args(["preflight", "--format", "json", "--root"])
+            .arg(&root)
+            .arg("--data")
+            .arg(&data)
+            .env("PATH", path);
+        if boot {
+            c.arg("--boot");
+        }
+        c.output().unwrap()
+    };
+    let with_zimbra = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run(&with_zimbra, false);
+    // The reboot: the hand-made mount is gone, and Zimbra's commands do not answer yet.
+    write(&root.join("proc/self/mounts"), "/dev/sda1 / ext4 rw 0 0\n");
+    fs::create_dir_all(root.join("mnt/hsm/store")).unwrap();
+    let out = run(&std::env::var("PATH").unwrap_or_default(), true);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/mnt/hsm/store"));
+}

@@ -18,14 +18,35 @@ pub struct PreflightArgs {
     /// Check the tree under DIR instead of this host's /.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// At boot, before Zimbra starts (deploy/systemd/zkb-preflight-boot.service): only the
+    /// volume mounts, each failure also to the journal; exit 1 keeps mailboxd from serving
+    /// blank messages off an unmounted volume.
+    #[arg(long)]
+    pub boot: bool,
 }
 
 pub fn run(g: &Global, a: &PreflightArgs) -> Result<Outcome> {
     let host = Host {
+        volume_cache: super::state::data_dir(g.data.as_deref()).map(|d| d.join("volumes.json")),
         root: a.root.clone().unwrap_or_else(|| PathBuf::from("/")),
         direct_commands: a.root.is_some() || running_as_zimbra(),
     };
-    let findings = preflight::run(&host);
+    let findings = if a.boot {
+        let vols = preflight::volumes::list(&host);
+        preflight::mounts::check(&host, &vols)
+    } else {
+        preflight::run(&host)
+    };
+    // At boot a volume that only looks missing is reason enough to keep Zimbra from starting.
+    let blocks = |f: &&preflight::Finding| {
+        f.status == Status::Fail
+            || (a.boot && f.status == Status::Warn && f.check == "volumes.boot-mount")
+    };
+    if a.boot {
+        for f in findings.iter().filter(blocks) {
+            eprintln!("zkb preflight: {}: {}", f.subject, f.message);
+        }
+    }
     let out = io::stdout();
     let mut w = io::BufWriter::new(out.lock());
     let s = style(g);
@@ -54,7 +75,7 @@ pub fn run(g: &Global, a: &PreflightArgs) -> Result<Outcome> {
         }
     }
     w.flush()?;
-    let failed = findings.iter().filter(|f| f.status == Status::Fail).count();
+    let failed = findings.iter().filter(blocks).count();
     if !g.quiet && g.format == Format::Human {
         let warned = findings.iter().filter(|f| f.status == Status::Warn).count();
         eprintln!(

@@ -47,6 +47,9 @@ pub struct Host {
     /// Run Zimbra's commands as found on `PATH` (a test tree, or already the zimbra user)
     /// rather than through `su - zimbra -c`.
     pub direct_commands: bool,
+    /// Where the last volume list read is kept (`<data>/volumes.json`), for when neither
+    /// mailboxd nor mysql runs, as at boot before Zimbra starts.
+    pub volume_cache: Option<PathBuf>,
 }
 
 impl Host {

@@ -138,11 +138,27 @@ pub fn check(host: &Host, vols: &Volumes) -> Vec<Finding> {
                 ),
             ),
             (Some(m), _) => pass(subject, format!("on {}, mounted and mounted at boot", m.point.display())),
+            (None, None) if empty_dir(&host.path(&v.path)) => Finding {
+                check: "volumes.boot-mount",
+                status: Status::Warn,
+                severity: "high",
+                subject,
+                message: format!(
+                    "{} is an empty directory on the root filesystem: if the volume's filesystem belongs there (a disk mounted by hand before a reboot), it is not mounted now and its messages open blank. As root, mount it and add it to /etc/fstab",
+                    v.path
+                ),
+                kb: vec![KB],
+            },
             (None, None) => pass(subject, "on the root filesystem".into()),
         };
         out.push(finding);
     }
     out
+}
+
+/// A directory that holds nothing (or is not there): no volume in use looks like that.
+fn empty_dir(path: &Path) -> bool {
+    std::fs::read_dir(path).map_or(true, |mut e| e.next().is_none())
 }
 
 fn fail(subject: String, message: String) -> Finding {
@@ -178,9 +194,14 @@ mod tests {
         std::fs::create_dir_all(d.path().join("proc/self")).unwrap();
         std::fs::write(d.path().join("etc/fstab"), fstab).unwrap();
         std::fs::write(d.path().join("proc/self/mounts"), mounts).unwrap();
+        // Volumes in use hold blobs.
+        for v in ["opt/zimbra/store/0", "mnt/hsm/store/0"] {
+            std::fs::create_dir_all(d.path().join(v)).unwrap();
+        }
         let host = Host {
             root: d.path().to_path_buf(),
             direct_commands: true,
+            volume_cache: None,
         };
         (d, host)
     }
@@ -242,6 +263,15 @@ mod tests {
         let f = check(&host, &hsm());
         assert_eq!(statuses(&f), [Status::Pass, Status::Fail]);
         assert!(f[1].message.contains("not mounted"));
+    }
+
+    #[test]
+    fn an_empty_volume_directory_on_the_root_filesystem_is_a_warning() {
+        let (d, host) = tree("", "/dev/sda1 / ext4 rw 0 0\n");
+        std::fs::remove_dir(d.path().join("mnt/hsm/store/0")).unwrap();
+        let f = check(&host, &hsm());
+        assert_eq!(statuses(&f), [Status::Pass, Status::Warn]);
+        assert!(f[1].message.contains("empty directory"));
     }
 
     #[test]

@@ -51,6 +51,7 @@ fn cache() -> &'static Mutex<Cache> {
             host: Host {
                 direct_commands: root.is_some(),
                 root: root.unwrap_or_else(|| PathBuf::from("/")),
+                volume_cache: None,
             },
             volumes: None,
             results: HashMap::new(),

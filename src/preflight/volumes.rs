@@ -21,24 +21,36 @@ pub struct Volumes {
 }
 
 pub fn list(host: &Host) -> Volumes {
-    if let Some(out) = host.zimbra_command("zmvolume", &["-l"]) {
-        let list = parse_zmvolume(&out);
-        if !list.is_empty() {
-            return Volumes {
-                list,
-                problem: None,
-            };
+    let live = host
+        .zimbra_command("zmvolume", &["-l"])
+        .map(|out| parse_zmvolume(&out))
+        .filter(|l| !l.is_empty())
+        .or_else(|| {
+            let sql = "SELECT name, type, path FROM zimbra.volume";
+            host.zimbra_command("/opt/zimbra/bin/mysql", &["-N", "-B", "-e", sql])
+                .map(|out| parse_table(&out))
+                .filter(|l| !l.is_empty())
+        });
+    if let Some(list) = live {
+        if let Some(cache) = &host.volume_cache {
+            save(cache, &list);
         }
+        return Volumes {
+            list,
+            problem: None,
+        };
     }
-    let sql = "SELECT name, type, path FROM zimbra.volume";
-    if let Some(out) = host.zimbra_command("/opt/zimbra/bin/mysql", &["-N", "-B", "-e", sql]) {
-        let list = parse_table(&out);
-        if !list.is_empty() {
-            return Volumes {
-                list,
-                problem: None,
-            };
-        }
+    // At boot neither mailboxd nor mysql runs yet: the list read last time.
+    if let Some(list) = host
+        .volume_cache
+        .as_deref()
+        .and_then(load)
+        .filter(|l| !l.is_empty())
+    {
+        return Volumes {
+            list,
+            problem: None,
+        };
     }
     Volumes {
         list: Vec::new(),
@@ -51,6 +63,31 @@ pub fn list(host: &Host) -> Volumes {
             kb: vec![],
         }),
     }
+}
+
+fn save(path: &std::path::Path, list: &[Volume]) {
+    let rows: Vec<[&str; 3]> = list
+        .iter()
+        .map(|v| [v.name.as_str(), v.kind.as_str(), v.path.as_str()])
+        .collect();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(text) = serde_json::to_string(&rows) {
+        let tmp = path.with_extension("json.tmp");
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+}
+
+fn load(path: &std::path::Path) -> Option<Vec<Volume>> {
+    let rows: Vec<[String; 3]> = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    Some(
+        rows.into_iter()
+            .map(|[name, kind, path]| Volume { name, kind, path })
+            .collect(),
+    )
 }
 
 /// `zmvolume -l`: blocks of `key: value` lines, one block per volume.
