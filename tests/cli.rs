@@ -866,3 +866,17 @@ fn a_relayed_tree_gives_the_same_findings_as_the_servers_own_files() {
     assert!(own.len() > 10, "{} findings", own.len());
     assert_eq!(own, scan(&d.path().join("remote/mbx1/zimbra-mailbox.log")));
 }
+
+/// `--host` keeps one server's findings from a site's tree.
+#[test]
+fn host_filters_a_sites_findings() {
+    let night = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/upgrade-night");
+    let out = zkb()
+        .args(["scan", "--format", "json", "--host", "mbx2"])
+        .arg(&night)
+        .output()
+        .unwrap();
+    let found = json_lines(&out.stdout);
+    assert!(found.len() > 5, "{}", found.len());
+    assert!(found.iter().all(|f| f["host"] == "mbx2"));
+}

@@ -119,6 +119,7 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
                     super::watch::Alerts {
                         alerter: None,
                         acks: None,
+                        only_host: None,
                     },
                     stop,
                 )

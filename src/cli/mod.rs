@@ -157,6 +157,9 @@ pub struct ScanArgs {
     /// Only findings at or above this severity (info, low, medium, high, critical).
     #[arg(long, value_parser = parse_severity, default_value = "info")]
     pub min_severity: Severity,
+    /// Only findings of this host (as a per-host tree names it, or the logs say).
+    #[arg(long)]
+    pub host: Option<String>,
     /// Only these rules (an id, or a prefix ending in `*`; repeatable or comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub rule: Vec<String>,
@@ -469,8 +472,11 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         None
     };
     let mut stored = crate::store::Added::default();
-    scan::scan_inputs(&inputs, &matcher, &opts, index.as_ref(), |report| {
+    scan::scan_inputs(&inputs, &matcher, &opts, index.as_ref(), |mut report| {
         progress.tick(report.bytes);
+        if let Some(host) = &a.host {
+            report.findings.retain(|f| f.host.as_ref() == Some(host));
+        }
         if let Some(store) = store.as_mut() {
             let source = incidents::source_identity(&report.name);
             match store.add(&source, &matcher.rules, &report.findings) {

@@ -65,6 +65,9 @@ pub struct WatchArgs {
     /// Only findings at or above this severity (info, low, medium, high, critical).
     #[arg(long, value_parser = parse_severity, default_value = "info")]
     pub min_severity: Severity,
+    /// Only show and alert the findings of this host (the store still records every host).
+    #[arg(long)]
+    pub host: Option<String>,
     /// Only these rules (an id, or a prefix ending in `*`; repeatable or comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub rule: Vec<String>,
@@ -191,6 +194,7 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
             Alerts {
                 alerter: alerter.as_mut(),
                 acks,
+                only_host: a.host.clone(),
             },
             stop,
         )
@@ -204,6 +208,7 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
             Alerts {
                 alerter: alerter.as_mut(),
                 acks,
+                only_host: a.host.clone(),
             },
             stop,
         )
@@ -228,13 +233,17 @@ fn run_lines(
     mut alerts: Alerts,
     stop: &AtomicBool,
 ) -> io::Result<()> {
+    let host = alerts.only_host.clone();
     let stdout = io::stdout();
     let rule_count = rules.matcher.rules.len();
     let mut sink = |matcher: &Arc<Matcher>, findings: &[Finding], _events: u64| {
         // The findings index into the rules of their round, which a reload may have replaced.
         let printer = printer.with_matcher(matcher);
         let mut out = stdout.lock();
-        for f in findings {
+        for f in findings
+            .iter()
+            .filter(|f| host.as_ref().is_none_or(|h| f.host.as_ref() == Some(h)))
+        {
             printer.finding(&mut out, f)?;
             out.flush()?;
             if let Some(note) = alerts.raise(&printer, f) {
@@ -307,15 +316,23 @@ pub(super) fn run_dashboard(
     })
 }
 
-/// Where findings raise alerts: the `--exec` command, and the store's acknowledgements that
-/// silence an incident.
+/// Where findings raise alerts: the `--exec` command, the store's acknowledgements that
+/// silence an incident, and `--host` (only that host's findings are shown and alerted).
 pub(super) struct Alerts<'a> {
     pub alerter: Option<&'a mut Alerter>,
     pub acks: Option<crate::store::Store>,
+    pub only_host: Option<String>,
 }
 
 impl Alerts<'_> {
     fn raise(&mut self, printer: &Printer, f: &Finding) -> Option<String> {
+        if self
+            .only_host
+            .as_ref()
+            .is_some_and(|h| f.host.as_ref() != Some(h))
+        {
+            return None;
+        }
         let alerter = self.alerter.as_deref_mut()?;
         alert(alerter, printer, f, self.acks.as_ref())
     }
