@@ -76,3 +76,111 @@ fn available_bytes(path: &std::path::Path) -> Option<u64> {
     let rc = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
     (rc == 0).then(|| s.f_bavail as u64 * s.f_frsize as u64)
 }
+
+/// install.sh reads `/etc/hosts` on every run, upgrades included: the machine's hostname must be
+/// listed there with its real address (not only a loopback one), and 127.0.0.1 must name
+/// `localhost` first, or the installer stops before it starts.
+pub fn etc_hosts(host: &Host) -> Vec<Finding> {
+    let Some(name) = host
+        .read("/etc/hostname")
+        .or_else(|| host.read("/proc/sys/kernel/hostname"))
+        .and_then(|t| t.lines().next().map(|l| l.trim().to_string()))
+        .filter(|n| !n.is_empty())
+    else {
+        return Vec::new();
+    };
+    let hosts = host.read("/etc/hosts").unwrap_or_default();
+    let entries: Vec<(&str, Vec<&str>)> = hosts
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?, f.collect()))
+        })
+        .collect();
+    let short = name.split('.').next().unwrap_or(&name).to_string();
+    let names_us = |names: &Vec<&str>| names.iter().any(|n| *n == name || *n == short);
+    let loopback = |ip: &str| ip.starts_with("127.") || ip == "::1";
+    let ours: Vec<&str> = entries
+        .iter()
+        .filter(|(_, n)| names_us(n))
+        .map(|(ip, _)| *ip)
+        .collect();
+    let localhost_first = entries
+        .iter()
+        .find(|(ip, _)| *ip == "127.0.0.1")
+        .is_none_or(|(_, n)| {
+            n.first() == Some(&"localhost") || n.first().is_some_and(|f| f.starts_with("localhost"))
+        });
+    let problem = if ours.is_empty() {
+        Some(format!("{name} is not in /etc/hosts"))
+    } else if ours.iter().all(|ip| loopback(ip)) {
+        Some(format!(
+            "{name} is in /etc/hosts only with a loopback address ({})",
+            ours.join(", ")
+        ))
+    } else if !localhost_first {
+        Some("127.0.0.1 does not name localhost first in /etc/hosts".to_string())
+    } else {
+        None
+    };
+    let (status, severity, message) = match problem {
+        None => (Status::Pass, "info", format!("{name} is in /etc/hosts with {}", ours.join(", "))),
+        Some(p) => (
+            Status::Fail,
+            "high",
+            format!("{p}: the installer stops with \"Please fix your /etc/hosts file\". As root, add `<ip> <fqdn> <short>` with the server's real address and keep `127.0.0.1 localhost.localdomain localhost` first; check with `getent hosts {name}`"),
+        ),
+    };
+    vec![Finding {
+        check: "hostname.etc-hosts",
+        status,
+        severity,
+        subject: "/etc/hosts".into(),
+        message,
+        kb: if status == Status::Fail {
+            vec!["dns/installer-hostname-unresolvable"]
+        } else {
+            vec![]
+        },
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host_with(hostname: &str, hosts: &str) -> (tempfile::TempDir, Host) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("etc")).unwrap();
+        std::fs::write(d.path().join("etc/hostname"), hostname).unwrap();
+        std::fs::write(d.path().join("etc/hosts"), hosts).unwrap();
+        let h = Host {
+            root: d.path().to_path_buf(),
+            direct_commands: true,
+            volume_cache: None,
+        };
+        (d, h)
+    }
+
+    #[test]
+    fn the_hostname_must_be_in_etc_hosts_with_a_real_address() {
+        let ok = "127.0.0.1 localhost.localdomain localhost\n10.0.0.5 mbx1.example.com mbx1\n";
+        let (_d, h) = host_with("mbx1.example.com\n", ok);
+        assert_eq!(etc_hosts(&h)[0].status, Status::Pass);
+        let (_d, h) = host_with(
+            "mbx1.example.com\n",
+            "127.0.0.1 localhost\n127.0.1.1 mbx1.example.com mbx1\n",
+        );
+        let f = &etc_hosts(&h)[0];
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.message.contains("loopback"));
+        let (_d, h) = host_with("mbx1.example.com\n", "127.0.0.1 localhost\n");
+        assert!(etc_hosts(&h)[0].message.contains("not in /etc/hosts"));
+        let (_d, h) = host_with(
+            "mbx1\n",
+            "127.0.0.1 mbx1 localhost\n10.0.0.5 mbx1.example.com mbx1\n",
+        );
+        assert!(etc_hosts(&h)[0].message.contains("localhost first"));
+    }
+}

@@ -108,6 +108,7 @@ pub fn run(host: &Host) -> Vec<Finding> {
     out.extend(mounts::check(host, &vols));
     out.extend(host::licence(host));
     out.extend(host::free_space(host));
+    out.extend(host::etc_hosts(host));
     out
 }
 
