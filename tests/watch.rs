@@ -112,6 +112,21 @@ impl Watch {
         );
     }
 
+    /// Waits for the first printed finding that `want` accepts.
+    fn first_json(&mut self, want: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let end = Instant::now() + WAIT;
+        loop {
+            let left = end
+                .checked_duration_since(Instant::now())
+                .expect("a finding in time");
+            let line = self.out.recv_timeout(left).expect("a finding in time");
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if want(&v) {
+                return v;
+            }
+        }
+    }
+
     fn record(&mut self, line: &str) {
         let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
         let text = v["text"].as_str().unwrap_or("");
@@ -536,21 +551,11 @@ fn a_relayed_file_is_followed_as_the_log_it_wraps() {
     let mut w = Watch::start(&d.data, &[arg(&path)]);
     w.note("following");
     append(&path, &(relay(&blob(7)) + &relay(ORDINARY)));
-    let end = Instant::now() + WAIT;
-    let finding = loop {
-        let left = end
-            .checked_duration_since(Instant::now())
-            .expect("a finding in time");
-        let line = w.out.recv_timeout(left).expect("a finding in time");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        if v["text"]
+    let finding = w.first_json(|v| {
+        v["text"]
             .as_str()
-            .unwrap_or("")
-            .contains("missing blob for id: 7")
-        {
-            break v;
-        }
-    };
+            .is_some_and(|t| t.contains("missing blob for id: 7"))
+    });
     assert_eq!(finding["host"], "mbx1");
     assert_eq!(finding["kind"], "mailbox");
     assert_eq!(finding["rule"], "store.missing-blob-for-id");
@@ -581,18 +586,8 @@ fn a_silent_host_is_a_finding_and_its_return_too() {
     w.note("following");
     append(&local, ORDINARY);
     append(&path, ORDINARY);
-    let next_rule = |w: &mut Watch| -> serde_json::Value {
-        let end = Instant::now() + WAIT;
-        loop {
-            let left = end
-                .checked_duration_since(Instant::now())
-                .expect("a finding in time");
-            let line = w.out.recv_timeout(left).expect("a finding in time");
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            if v["rule"].as_str().is_some_and(|r| r.starts_with("fleet.")) {
-                return v;
-            }
-        }
+    let next_rule = |w: &mut Watch| {
+        w.first_json(|v| v["rule"].as_str().is_some_and(|r| r.starts_with("fleet.")))
     };
     let silent = next_rule(&mut w);
     assert_eq!(silent["rule"], "fleet.host-silent");
@@ -636,20 +631,10 @@ fn a_host_that_appears_later_in_the_tree_is_followed() {
     w.note("following");
     fs::create_dir_all(remote.join("mbx2")).unwrap();
     append(&remote.join("mbx2/mailbox.log"), &(blob(42) + ORDINARY));
-    let end = Instant::now() + WAIT;
-    let finding = loop {
-        let left = end
-            .checked_duration_since(Instant::now())
-            .expect("a finding in time");
-        let line = w.out.recv_timeout(left).expect("a finding in time");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        if v["text"]
+    let finding = w.first_json(|v| {
+        v["text"]
             .as_str()
-            .unwrap_or("")
-            .contains("missing blob for id: 42")
-        {
-            break v;
-        }
-    };
+            .is_some_and(|t| t.contains("missing blob for id: 42"))
+    });
     assert_eq!(finding["host"], "mbx2");
 }

@@ -180,38 +180,20 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         .clone()
         .map(|cmd| Alerter::new(cmd, a.exec_per_minute));
     let dashboard = a.tui || (!a.no_tui && g.format == Format::Human && io::stdout().is_terminal());
+    let alerts = Alerts {
+        alerter: alerter.as_mut(),
+        acks,
+        only_host: a.host.clone(),
+    };
     let result = if dashboard {
         // The dashboard counts the error events no rule knew, for its `L` key.
         let scan_opts = ScanOptions {
             unmatched: true,
             ..scan_opts.clone()
         };
-        run_dashboard(
-            &opts,
-            rules,
-            &scan_opts,
-            &printer,
-            Alerts {
-                alerter: alerter.as_mut(),
-                acks,
-                only_host: a.host.clone(),
-            },
-            stop,
-        )
+        run_dashboard(&opts, rules, &scan_opts, &printer, alerts, stop)
     } else {
-        run_lines(
-            g,
-            &opts,
-            rules,
-            &scan_opts,
-            &printer,
-            Alerts {
-                alerter: alerter.as_mut(),
-                acks,
-                only_host: a.host.clone(),
-            },
-            stop,
-        )
+        run_lines(g, &opts, rules, &scan_opts, &printer, alerts, stop)
     };
     if let Some(alerter) = alerter.as_mut() {
         alerter.finish(Duration::from_secs(5));

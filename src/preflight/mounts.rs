@@ -157,7 +157,7 @@ pub fn check(host: &Host, vols: &Volumes) -> Vec<Finding> {
 }
 
 /// A directory that holds nothing (or is not there): no volume in use looks like that.
-fn empty_dir(path: &Path) -> bool {
+pub(super) fn empty_dir(path: &Path) -> bool {
     std::fs::read_dir(path).map_or(true, |mut e| e.next().is_none())
 }
 

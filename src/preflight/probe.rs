@@ -120,8 +120,7 @@ fn volume_mount(host: &Host, v: &Volume) -> ProbeResult {
             problem: None,
         },
     );
-    let dir = host.path(&v.path);
-    let empty = std::fs::read_dir(&dir).map_or(true, |mut e| e.next().is_none());
+    let empty = mounts::empty_dir(&host.path(&v.path));
     let (verdict, detail) = match boot.first() {
         Some(b) if b.status == Status::Fail => ("not-mounted", b.message.clone()),
         Some(b) if b.message.contains("root filesystem") && empty => (
