@@ -102,6 +102,30 @@ fn demo_table(night: &Path) -> String {
     s
 }
 
+/// The commit the binary is built from, for `zkb --version`: `$ZKB_GIT_COMMIT` (set by a
+/// package build from a tarball), else `git rev-parse`, else "unknown".
+fn git_commit(root: &Path) -> String {
+    println!("cargo:rerun-if-env-changed=ZKB_GIT_COMMIT");
+    for f in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {
+        if root.join(f).exists() {
+            println!("cargo:rerun-if-changed={}", root.join(f).display());
+        }
+    }
+    if let Ok(c) = std::env::var("ZKB_GIT_COMMIT") {
+        return c;
+    }
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -118,6 +142,10 @@ fn main() {
         }
     }
     code.push_str(&demo_table(&root.join("examples/upgrade-night")));
+    code.push_str(&format!(
+        "pub const GIT_COMMIT: &str = {:?};\n",
+        git_commit(&root)
+    ));
     let out = out_dir.join("embedded.rs");
     fs::write(out, code).unwrap();
 }

@@ -8,6 +8,7 @@
 pub mod board;
 pub mod check;
 pub mod cli;
+pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod diff;

@@ -1,6 +1,9 @@
-//! Where state lives (design.md): `--data DIR`, else `$ZKB_DATA`, else `/var/lib/zkb` in system
-//! mode (running as root, or when `/etc/zkb/config.toml` exists), else `$XDG_DATA_HOME/zkb`
-//! (`~/.local/share/zkb`). Nothing is written next to the logs.
+//! Where state lives (design.md): `--data DIR` (or `data` in the config file), else `$ZKB_DATA`,
+//! else `/var/lib/zkb` in system mode, else `$XDG_DATA_HOME/zkb` (`~/.local/share/zkb`).
+//! System mode is on when `/etc/zkb/config.toml` exists (the package installs it, so the
+//! service and an admin's commands share one store), or for root without `$XDG_CONFIG_HOME`;
+//! it also puts the user's rules and KB additions in `/etc/zkb` instead of `~/.config/zkb`.
+//! Nothing is written next to the logs.
 
 use std::path::{Path, PathBuf};
 
@@ -22,9 +25,24 @@ pub fn data_dir(explicit: Option<&Path>) -> Option<PathBuf> {
     Some(base.join("zkb"))
 }
 
-/// Running as root or as the installed service.
+/// Installed as a system service (the system config exists), or root with no per-user
+/// config home of its own.
 pub fn system_mode() -> bool {
-    Path::new("/etc/zkb/config.toml").exists() || is_root()
+    Path::new(crate::config::SYSTEM_FILE).exists()
+        || (is_root() && std::env::var_os("XDG_CONFIG_HOME").is_none())
+}
+
+/// Where rules and KB notes of this site live (`rules`, `kb`): `/etc/zkb/<what>` in system
+/// mode, else `$XDG_CONFIG_HOME/zkb/<what>` (`~/.config/zkb/<what>`).
+pub fn config_dir(what: &str) -> Option<PathBuf> {
+    if system_mode() {
+        return Some(Path::new("/etc/zkb").join(what));
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("zkb").join(what))
 }
 
 fn is_root() -> bool {

@@ -41,7 +41,7 @@ pub struct UnknownArgs {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  zkb learn '2025-03-02 09:14:07,511 ERROR [MailboxPurge] [] purge - Frobnicator refused lease for volume hsm-3' --test-on /opt/zimbra/log\n  sed -n '120,124p' mailbox.log | zkb learn - --id local.lease-refused --severity high --write\n  zkb learn --from-incident 42 --kb store/hsm-volume-not-mounted --write\n\nThe rule is written to the user rules dir (~/.config/zkb/rules), which every scan and watch\nreads (a running watch reloads it), and its KB note skeleton to ~/.config/zkb/kb/local/."
+    after_help = "Examples:\n  zkb learn '2025-03-02 09:14:07,511 ERROR [MailboxPurge] [] purge - Frobnicator refused lease for volume hsm-3' --test-on /opt/zimbra/log\n  sed -n '120,124p' mailbox.log | zkb learn - --id local.lease-refused --severity high --write\n  zkb learn --from-incident 42 --kb store/hsm-volume-not-mounted --write\n\nThe rule is written to the user rules dir (~/.config/zkb/rules), which every scan and watch\nreads (a running watch reloads it), and its KB note skeleton to ~/.config/zkb/kb/local/\n(in system mode, when /etc/zkb/config.toml exists: /etc/zkb/rules and /etc/zkb/kb)."
 )]
 pub struct LearnArgs {
     /// The event: a log line (or several, for a Java stack trace), or `-` to read it from stdin.
@@ -64,10 +64,10 @@ pub struct LearnArgs {
     /// Logs to try the rule on: hits with samples, and the closest events it does not match.
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub test_on: Vec<String>,
-    /// Where --write puts the rule (default: ~/.config/zkb/rules).
+    /// Where --write puts the rule (default: ~/.config/zkb/rules, or /etc/zkb/rules in system mode).
     #[arg(long, value_name = "DIR")]
     pub rules_dir: Option<PathBuf>,
-    /// Where --write puts the KB note (default: ~/.config/zkb/kb).
+    /// Where --write puts the KB note (default: ~/.config/zkb/kb, or /etc/zkb/kb in system mode).
     #[arg(long, value_name = "DIR")]
     pub kb_dir: Option<PathBuf>,
     /// Save the rule (and the KB note); without it the rule is only shown.
@@ -91,7 +91,7 @@ pub fn unknown(g: &Global, a: &UnknownArgs) -> Result<Outcome> {
         ..ScanOptions::default()
     };
     let paths = if a.paths.is_empty() {
-        super::default_paths()
+        super::default_paths(g)
     } else {
         a.paths.clone()
     };

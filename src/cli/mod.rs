@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
+use crate::config::Config;
 use crate::kb::{self, Kb};
 use crate::kind::LogKind;
 use crate::matcher::Matcher;
@@ -20,6 +21,7 @@ use crate::search::KbIndex;
 use crate::state;
 use crate::{check, explain, sources};
 
+mod config;
 mod demo;
 mod diff;
 mod incidents;
@@ -83,6 +85,13 @@ pub struct Global {
     /// else ~/.local/share/zkb.
     #[arg(long, value_name = "DIR", global = true)]
     pub data: Option<PathBuf>,
+    /// Read only this configuration file (default: /etc/zkb/config.toml, then
+    /// ~/.config/zkb/config.toml; $ZKB_CONFIG does the same as this flag).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// The settings of the configuration files (filled in by [`apply_config`]).
+    #[arg(skip)]
+    pub settings: Config,
 }
 
 #[derive(Subcommand, Debug)]
@@ -132,9 +141,28 @@ pub enum Command {
     },
     /// Validate rules and KB: YAML, regexes, duplicate ids, rule tests, KB structure.
     Check,
+    /// The configuration in force (/etc/zkb/config.toml, ~/.config/zkb/config.toml, flags).
+    Config {
+        #[command(subcommand)]
+        command: config::ConfigCommand,
+    },
     /// Write seeded benchmark logs (mailbox.log, zimbra.log, nginx.log) into a directory.
     #[command(hide = true)]
     Generate(GenerateArgs),
+    /// Print the shell completion script for bash, zsh or fish.
+    #[command(
+        after_help = "Examples:\n  zkb completions bash > /etc/bash_completion.d/zkb\n  zkb completions zsh > \"${fpath[1]}/_zkb\"\n  zkb completions fish > ~/.config/fish/completions/zkb.fish\n\nThe packages install them already."
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (zkb.1 and one per command) into a directory (for packaging).
+    #[command(hide = true)]
+    Man {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Full-text search of the knowledge base (symptoms, error text, ids).
     Search(SearchArgs),
     /// Read the knowledge base.
@@ -155,8 +183,9 @@ pub struct ScanArgs {
     #[arg(long)]
     pub until: Option<String>,
     /// Only findings at or above this severity (info, low, medium, high, critical).
-    #[arg(long, value_parser = parse_severity, default_value = "info")]
-    pub min_severity: Severity,
+    /// Default: info, or min_severity in the config file.
+    #[arg(long, value_parser = parse_severity)]
+    pub min_severity: Option<Severity>,
     /// Only findings of this host (as a per-host tree names it, or the logs say).
     #[arg(long)]
     pub host: Option<String>,
@@ -254,6 +283,60 @@ pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
         .ok_or_else(|| format!("unknown severity {s:?}; one of: info, low, medium, high, critical"))
 }
 
+/// What `zkb --version` prints: the version, the commit, and what is built in.
+pub fn version_text() -> String {
+    let rules = RuleSet::embedded();
+    let kb = Kb::embedded();
+    format!(
+        "{} (commit {})\n{} rules and {} KB entries built in",
+        env!("CARGO_PKG_VERSION"),
+        crate::embedded::GIT_COMMIT,
+        rules.rules.len(),
+        kb.entries.len()
+    )
+}
+
+/// The severity floor: the flag, else the config file's, else info.
+pub(crate) fn min_severity(g: &Global, flag: Option<Severity>) -> Severity {
+    flag.or(g.settings.min_severity.value)
+        .unwrap_or(Severity::Info)
+}
+
+/// Reads the configuration files (`--config`, `$ZKB_CONFIG`, or the system and user files)
+/// and fills in the global settings that no flag gave.
+pub fn apply_config(cli: &mut Cli) -> Result<()> {
+    let g = &mut cli.global;
+    let explicit = g.config.clone().or_else(|| {
+        std::env::var_os("ZKB_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    g.settings = crate::config::load(explicit.as_deref())?;
+    let s = &mut g.settings;
+    if g.rules.is_empty() {
+        g.rules = s.rules.value.clone().unwrap_or_default();
+    } else {
+        s.rules = flag_setting(g.rules.clone());
+    }
+    if g.kb.is_empty() {
+        g.kb = s.kb.value.clone().unwrap_or_default();
+    } else {
+        s.kb = flag_setting(g.kb.clone());
+    }
+    match &g.data {
+        None => g.data = s.data.value.clone(),
+        Some(d) => s.data = flag_setting(d.clone()),
+    }
+    Ok(())
+}
+
+fn flag_setting<T>(value: T) -> crate::config::Setting<T> {
+    crate::config::Setting {
+        value: Some(value),
+        origin: crate::config::Origin::Flag,
+    }
+}
+
 /// Exit status of a run.
 pub struct Outcome {
     pub code: i32,
@@ -279,6 +362,19 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             command: RulesCommand::List,
         } => rules_list(g),
         Command::Check => check::run(g),
+        Command::Config { command } => config::run(g, command),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(*shell, &mut Cli::command(), "zkb", &mut io::stdout());
+            Ok(Outcome { code: 0 })
+        }
+        Command::Man { out } => {
+            use clap::CommandFactory;
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+            clap_mangen::generate_to(Cli::command(), out)
+                .with_context(|| format!("writing man pages into {}", out.display()))?;
+            Ok(Outcome { code: 0 })
+        }
         Command::Kb { command } => kb_command(g, command),
         Command::Search(a) => search(g, a),
         Command::Generate(a) => {
@@ -348,17 +444,14 @@ pub fn rule_sources(g: &Global) -> rules::RuleSources {
     }
 }
 
-/// `~/.config/zkb/<what>` when it exists.
+/// The site's own `rules` or `kb` dir when it exists.
 fn user_dir(what: &str) -> Option<PathBuf> {
     config_dir(what).filter(|d| d.is_dir())
 }
 
-/// `~/.config/zkb/<what>` (`$XDG_CONFIG_HOME/zkb/<what>`), whether it exists or not.
+/// The site's own `rules` or `kb` dir ([`state::config_dir`]), whether it exists or not.
 pub(crate) fn config_dir(what: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(base.join("zkb").join(what))
+    state::config_dir(what)
 }
 
 /// The printer of findings the global flags ask for.
@@ -426,7 +519,7 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         year: g.year,
         since: a.since.as_deref().map(|s| parse_time(s, &tz)).transpose()?,
         until: a.until.as_deref().map(|s| parse_time(s, &tz)).transpose()?,
-        min_severity: a.min_severity,
+        min_severity: min_severity(g, a.min_severity),
         rule_filter: a.rule.clone(),
         before: a.context.unwrap_or(a.before_context),
         after: a.context.unwrap_or(a.after_context),
@@ -442,7 +535,7 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     };
     let matcher = Matcher::new(set.rules);
     let paths = if a.paths.is_empty() {
-        default_paths()
+        default_paths(g)
     } else {
         a.paths.clone()
     };
@@ -555,8 +648,12 @@ fn style_stderr(g: &Global) -> Style {
     }
 }
 
-/// The standard Zimbra log locations that exist on this host.
-pub(crate) fn default_paths() -> Vec<String> {
+/// The logs read when none are named: `paths` in the config file, else the standard Zimbra
+/// log locations that exist on this host.
+pub(crate) fn default_paths(g: &Global) -> Vec<String> {
+    if let Some(paths) = &g.settings.paths.value {
+        return paths.clone();
+    }
     ["/opt/zimbra/log", "/var/log/zimbra.log"]
         .into_iter()
         .filter(|p| std::path::Path::new(p).exists())

@@ -63,8 +63,9 @@ pub struct WatchArgs {
     #[arg(long, value_name = "MS", default_value_t = 50)]
     pub flush_ms: u64,
     /// Only findings at or above this severity (info, low, medium, high, critical).
-    #[arg(long, value_parser = parse_severity, default_value = "info")]
-    pub min_severity: Severity,
+    /// Default: info, or min_severity in the config file.
+    #[arg(long, value_parser = parse_severity)]
+    pub min_severity: Option<Severity>,
     /// Only show and alert the findings of this host (the store still records every host).
     #[arg(long)]
     pub host: Option<String>,
@@ -73,6 +74,7 @@ pub struct WatchArgs {
     pub rule: Vec<String>,
     /// Run this command once per new incident (a rule and its group), with the finding's JSON
     /// on its stdin; run by /bin/sh -c, log text never put into the command line.
+    /// Default: alert_command in the config file.
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
     /// Most --exec commands started in any minute.
@@ -84,8 +86,9 @@ pub struct WatchArgs {
     /// A host of a per-host tree (`/var/log/remote/<host>/`) that sends nothing for this long
     /// is a finding (`fleet.host-silent`), and its return another; `0` turns it off. Quiet
     /// servers stay audible through the forwarder's heartbeat (deploy/rsyslog).
-    #[arg(long, default_value = "10m", value_name = "AGE")]
-    pub silence: String,
+    /// Default: 10m, or silence in the config file.
+    #[arg(long, value_name = "AGE")]
+    pub silence: Option<String>,
     /// Stream findings as lines even on a terminal.
     #[arg(long)]
     pub no_tui: bool,
@@ -121,13 +124,15 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         kind: g.kind,
         tz: time_zone(g)?,
         year: g.year,
-        min_severity: a.min_severity,
+        min_severity: super::min_severity(g, a.min_severity),
         rule_filter: a.rule.clone(),
         ..ScanOptions::default()
     };
     let matcher = Arc::new(Matcher::new(set.rules));
     let data_dir = state::data_dir(g.data.as_deref());
-    let targets = if a.paths.is_empty() {
+    let targets = if a.paths.is_empty() && g.settings.paths.value.is_some() {
+        super::default_paths(g)
+    } else if a.paths.is_empty() {
         let mut t: Vec<String> = STANDARD_LOGS.iter().map(|s| s.to_string()).collect();
         // What `zkb run` records: the installer's console, live.
         if let Some(d) = &data_dir {
@@ -137,6 +142,15 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
     } else {
         a.paths.clone()
     };
+    let silence = a
+        .silence
+        .clone()
+        .or_else(|| g.settings.silence.value.clone())
+        .unwrap_or_else(|| "10m".to_string());
+    let exec = a
+        .exec
+        .clone()
+        .or_else(|| g.settings.alert_command.value.clone());
     if targets.iter().any(|t| t == "-") {
         bail!("watch follows files; to read stdin once, use `zkb scan -`");
     }
@@ -151,13 +165,10 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         poll: a.poll,
         data_dir,
         record: !a.no_store,
-        silence: match crate::rules::parse_duration(&a.silence) {
+        silence: match crate::rules::parse_duration(&silence) {
             Some(d) if d.is_zero() => None,
             Some(d) => Some(d),
-            None => bail!(
-                "--silence {:?} is not a duration (10m, 1h, or 0 for none)",
-                a.silence
-            ),
+            None => bail!("--silence {silence:?} is not a duration (10m, 1h, or 0 for none)"),
         },
     };
     let versions = HashMap::new();
@@ -168,17 +179,14 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
         reloader: Some(reloader),
     };
     // Acknowledged incidents raise no alert (read from the store the watch records into).
-    let acks = if a.exec.is_some() && opts.record {
+    let acks = if exec.is_some() && opts.record {
         opts.data_dir
             .as_deref()
             .and_then(|d| crate::store::Store::open(d).ok())
     } else {
         None
     };
-    let mut alerter = a
-        .exec
-        .clone()
-        .map(|cmd| Alerter::new(cmd, a.exec_per_minute));
+    let mut alerter = exec.map(|cmd| Alerter::new(cmd, a.exec_per_minute));
     let dashboard = a.tui || (!a.no_tui && g.format == Format::Human && io::stdout().is_terminal());
     let alerts = Alerts {
         alerter: alerter.as_mut(),
