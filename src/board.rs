@@ -23,6 +23,17 @@ pub enum State {
     Interrupted,
 }
 
+/// How a state is written on the board.
+pub fn state_label(s: State) -> &'static str {
+    match s {
+        State::NotStarted => "not started",
+        State::Running => "RUNNING",
+        State::Done => "done",
+        State::Failed => "FAILED",
+        State::Interrupted => "INTERRUPTED",
+    }
+}
+
 /// One server on the board.
 #[derive(Clone, Debug, Serialize)]
 pub struct HostStatus {
@@ -42,10 +53,27 @@ pub struct HostStatus {
     pub elapsed_min: Option<i64>,
     pub last_line: Option<String>,
     pub log: Option<String>,
+    /// The problems the host's own logs show (most severe first), each with the first step of
+    /// its KB fix for the release this host is at (see [`fix_version`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<HostProblem>,
     #[serde(skip)]
     started_at: Option<DateTime>,
     #[serde(skip)]
     ended_at: Option<DateTime>,
+}
+
+/// One rule's findings on one host.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostProblem {
+    pub rule: String,
+    pub title: String,
+    pub severity: String,
+    pub count: u64,
+    pub kb: Option<String>,
+    /// The fix variant chosen for the host's release (its heading), when the entry has variants.
+    pub fix_for: Option<String>,
+    pub fix: Option<String>,
 }
 
 /// A finding about the site as a whole.
@@ -70,6 +98,65 @@ pub fn read(root: &Path) -> Board {
     hosts.sort_by(|a, b| a.host.cmp(&b.host));
     let findings = site_findings(&hosts);
     Board { hosts, findings }
+}
+
+/// The release a host's KB fixes are chosen for: the one it is being upgraded to once its
+/// upgrade began, else the one it runs.
+pub fn fix_version(h: &HostStatus) -> Option<crate::version::Version> {
+    let v = match h.state {
+        State::NotStarted => h.from_version.as_deref(),
+        _ => h.to_version.as_deref().or(h.from_version.as_deref()),
+    };
+    v.and_then(crate::version::find)
+}
+
+/// Adds one finding of `rule` to the host it belongs to (matched by name).
+pub fn add_problem(board: &mut Board, host: &str, rule: &crate::rules::Rule) {
+    let Some(h) = board.hosts.iter_mut().find(|h| h.host == host) else {
+        return;
+    };
+    if let Some(p) = h.problems.iter_mut().find(|p| p.rule == rule.id) {
+        p.count += 1;
+        return;
+    }
+    h.problems.push(HostProblem {
+        rule: rule.id.clone(),
+        title: rule.title.clone(),
+        severity: rule.severity.as_str().to_string(),
+        count: 1,
+        kb: rule.kb.first().cloned(),
+        fix_for: None,
+        fix: None,
+    });
+}
+
+/// Sorts each host's problems (most severe, then most frequent, first) and fills in their
+/// fixes from the KB, each as the variant for that host's release.
+pub fn finish_problems(board: &mut Board, kb: &crate::kb::Kb) {
+    for h in &mut board.hosts {
+        let version = fix_version(h);
+        for p in &mut h.problems {
+            let Some(entry) = p.kb.as_deref().and_then(|id| kb.get(id)) else {
+                continue;
+            };
+            let variants = entry.fix_variants_for(version);
+            let named: Vec<&str> = variants
+                .iter()
+                .filter_map(|v| v.heading.as_deref())
+                .collect();
+            if let [one] = named.as_slice() {
+                p.fix_for = Some(one.to_string());
+            }
+            p.fix = entry.first_fix_step_for(version);
+        }
+        h.problems.sort_by(|a, b| {
+            let rank = |p: &HostProblem| crate::rules::Severity::parse(&p.severity);
+            rank(b)
+                .cmp(&rank(a))
+                .then(b.count.cmp(&a.count))
+                .then(a.rule.cmp(&b.rule))
+        });
+    }
 }
 
 fn host_dirs(root: &Path) -> Vec<PathBuf> {
@@ -119,6 +206,7 @@ fn host_status(dir: &Path) -> HostStatus {
         elapsed_min: None,
         last_line: None,
         log: None,
+        problems: Vec::new(),
         started_at: None,
         ended_at: None,
     };

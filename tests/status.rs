@@ -39,10 +39,9 @@ fn host<'a>(b: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
 
 const FROM_TO: &str = "Upgrading from 10.0.13_GA_4837 to 10.1.9_GA_4200001";
 
-#[test]
-fn a_site_caught_mid_upgrade() {
-    let d = tempfile::tempdir().unwrap();
-    let r = d.path();
+/// Six servers caught mid-upgrade: ldap1 done, mbx1 in the schema step for 40 minutes, mbx2
+/// failed, mta1 and proxy1 not started, archive1 interrupted (its .install_history).
+fn six_hosts_mid_upgrade(r: &Path) {
     write(
         &r.join("ldap1/zmsetup.20260314-220512.log"),
         &zmsetup(&[
@@ -100,7 +99,13 @@ fn a_site_caught_mid_upgrade() {
         "1773525600: INSTALL SESSION START\n1773525700: UPGRADED zimbra-core-10.1.9\n",
     );
     write(&r.join("archive1/mailbox.log"), "");
+}
 
+#[test]
+fn a_site_caught_mid_upgrade() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    six_hosts_mid_upgrade(r);
     let b = board(r);
     let states: Vec<(String, String, String)> = b["hosts"]
         .as_array()
@@ -163,4 +168,177 @@ fn a_site_caught_mid_upgrade() {
     assert_eq!(order.len(), 1, "{b}");
     assert!(order[0]["message"].as_str().unwrap().contains("mbx3"));
     assert_eq!(order[0]["kb"][0], "upgrade/multi-server-order");
+}
+
+/// The KB fix a board shows for a host's problem is the variant for that host's release.
+#[test]
+fn each_host_gets_the_fix_for_its_own_release() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    let night = |to: &str| {
+        zmsetup(&[
+            (
+                "Sat Mar 14 23:02:22 2026",
+                &format!("Upgrading from 9.0.0_GA_4273 to {to}"),
+            ),
+            ("Sat Mar 14 23:05:10 2026", "failed to activate license."),
+            ("Sat Mar 14 23:09:41 2026", "Upgrade complete."),
+        ])
+    };
+    write(
+        &r.join("mbx1/zmsetup.20260314-230217.log"),
+        &night("10.1.9_GA_4200001"),
+    );
+    write(&r.join("mbx1/mailbox.log"), "");
+    write(
+        &r.join("mbx2/zmsetup.20260314-230217.log"),
+        &night("10.0.13_GA_4837"),
+    );
+    write(&r.join("mbx2/mailbox.log"), "");
+    let b = board(r);
+    let problem = |h: &str| host(&b, h)["problems"][0].clone();
+    for (h, variant) in [
+        ("mbx1", "Zimbra 10.1 and later"),
+        ("mbx2", "Zimbra 8.8.15 to 10.0"),
+    ] {
+        let p = problem(h);
+        assert_eq!(p["rule"], "license.activation-failed", "{h}: {p}");
+        assert_eq!(p["kb"], "license/not-activated-after-upgrade");
+        assert_eq!(p["fix_for"], variant, "{h}: {p}");
+        assert!(p["fix"].as_str().is_some_and(|f| !f.is_empty()));
+    }
+    assert_ne!(problem("mbx1")["fix"], problem("mbx2")["fix"]);
+
+    // --no-problems: only where each server stands.
+    let out = Command::new(env!("CARGO_BIN_EXE_zkb"))
+        .args(["status", "--no-problems", "--format", "json"])
+        .arg(r)
+        .output()
+        .unwrap();
+    let quiet: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(quiet["hosts"][0].get("problems").is_none());
+}
+
+/// A terminal of 160x45 in its own tmux server, running `zkb watch` on the site's tree.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(command: &str) -> Option<Tmux> {
+        let socket = format!("zkb-board-{}", std::process::id());
+        let started = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "new-session",
+                "-d",
+                "-x",
+                "160",
+                "-y",
+                "45",
+                command,
+            ])
+            .status();
+        match started {
+            Ok(s) if s.success() => Some(Tmux { socket }),
+            _ => {
+                assert!(
+                    std::env::var_os("ZKB_REQUIRE_TMUX").is_none(),
+                    "tmux is needed for the dashboard test"
+                );
+                eprintln!("skipped: no tmux");
+                None
+            }
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The screen once `done` holds for it (10 s at most).
+    fn wait_for(&self, done: impl Fn(&str) -> bool) -> String {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "timed out; the screen:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn keys(&self, keys: &str) {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", keys])
+            .status()
+            .unwrap();
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+#[test]
+fn the_watch_dashboard_has_the_board_as_a_pane() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path().join("site");
+    six_hosts_mid_upgrade(&r);
+    let command = format!(
+        "env NO_COLOR=1 TZ=UTC XDG_CONFIG_HOME='{cfg}' '{zkb}' watch --tui --no-store --data '{data}' '{site}/*/*.log'",
+        cfg = d.path().join("config").display(),
+        zkb = env!("CARGO_BIN_EXE_zkb"),
+        data = d.path().join("data").display(),
+        site = r.display(),
+    );
+    let Some(tmux) = Tmux::start(&command) else {
+        return;
+    };
+    let screen = tmux.wait_for(|s| s.contains("upgrade (u hides)") && s.contains("proxy1"));
+    let line = |host: &str| -> String {
+        screen
+            .lines()
+            .find(|l| l.contains(&format!(" {host} ")) || l.contains(&format!("│{host} ")))
+            .unwrap_or_else(|| panic!("no line for {host}:\n{screen}"))
+            .to_string()
+    };
+    for (host, role, state) in [
+        ("archive1", "mailstore", "INTERRUPTED"),
+        ("ldap1", "ldap", "done"),
+        ("mbx1", "mailstore", "RUNNING"),
+        ("mbx2", "mailstore", "FAILED"),
+        ("mta1", "mta", "not started"),
+        ("proxy1", "proxy", "not started"),
+    ] {
+        let l = line(host);
+        assert!(l.contains(role) && l.contains(state), "{host}: {l}");
+    }
+    let mbx1 = line("mbx1");
+    assert!(
+        mbx1.contains("10.0.13_GA_4837 → 10.1.9_GA_4200001") && mbx1.contains("schema 1/2"),
+        "{mbx1}"
+    );
+    assert!(mbx1.contains("39 min"), "{mbx1}");
+    assert!(line("mbx2").contains("UPGRADE FAILED"));
+    assert!(screen.contains("upgrade.mixed-versions"), "{screen}");
+    // `u` hides the pane, and brings it back.
+    tmux.keys("u");
+    tmux.wait_for(|s| !s.contains("upgrade (u hides)"));
+    tmux.keys("u");
+    tmux.wait_for(|s| s.contains("upgrade (u hides)"));
+    tmux.keys("q");
 }

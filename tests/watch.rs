@@ -638,3 +638,25 @@ fn a_host_that_appears_later_in_the_tree_is_followed() {
     });
     assert_eq!(finding["host"], "mbx2");
 }
+
+#[test]
+fn the_alert_command_of_the_config_file_runs_as_exec_does() {
+    let d = dirs();
+    let alerts = d.data.with_file_name("config-alerts.jsonl");
+    let config = d.data.with_file_name("zkb.toml");
+    fs::write(
+        &config,
+        format!(
+            "# as /etc/zkb/config.toml\nalert_command = \"cat >> '{}'\"\n",
+            alerts.display()
+        ),
+    )
+    .unwrap();
+    let (path, mut w) = watching(&d, &["--config", config.to_str().unwrap()]);
+    append(&path, &events(0..5));
+    w.expect(0..5);
+    wait_until(|| fs::read_to_string(&alerts).is_ok_and(|t| !t.is_empty()));
+    w.stop();
+    let text = fs::read_to_string(&alerts).unwrap();
+    assert!(text.contains("store.missing-blob-for-id"), "{text}");
+}

@@ -122,6 +122,7 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
                         only_host: None,
                     },
                     stop,
+                    Some(dir.clone()),
                 )
             } else {
                 watch::run(&opts, rules, &scan_opts, stop, &mut sink, &mut say)

@@ -9,7 +9,11 @@ use clap::Args;
 
 use super::{Global, Outcome};
 use crate::board::{self, State};
+use crate::matcher::Matcher;
 use crate::output::{escape, Format};
+use crate::rules::Severity;
+use crate::scan::{self, ScanOptions};
+use crate::sources;
 
 #[derive(Args, Debug)]
 #[command(
@@ -18,6 +22,48 @@ use crate::output::{escape, Format};
 pub struct StatusArgs {
     /// A folder with one sub-folder per server (default: /var/log/remote).
     pub dir: Option<PathBuf>,
+    /// List each server's problems at or above this severity, read from its logs by the scan
+    /// engine, each with the KB fix for that server's release.
+    #[arg(long, value_parser = super::parse_severity, default_value = "high")]
+    pub problems: Severity,
+    /// Only where each server stands: do not scan the logs for problems.
+    #[arg(long)]
+    pub no_problems: bool,
+}
+
+/// Scans the tree and puts each rule finding on its host's line of the board.
+fn add_problems(
+    g: &Global,
+    a: &StatusArgs,
+    dir: &std::path::Path,
+    b: &mut board::Board,
+) -> Result<()> {
+    let (set, kb) = super::load(g);
+    let matcher = Matcher::new(set.rules);
+    let opts = ScanOptions {
+        kind: g.kind,
+        tz: super::time_zone(g)?,
+        year: g.year,
+        min_severity: a.problems,
+        ..ScanOptions::default()
+    };
+    let mut errors = Vec::new();
+    let inputs = sources::expand(&[dir.display().to_string()], &mut errors);
+    for e in &errors {
+        eprintln!("zkb: {e}");
+    }
+    scan::scan_inputs(&inputs, &matcher, &opts, None, |report| {
+        for e in &report.errors {
+            eprintln!("zkb: {e}");
+        }
+        for f in &report.findings {
+            if let (Some(r), Some(host)) = (f.rule, f.host.as_deref()) {
+                board::add_problem(b, host, &matcher.rules[r]);
+            }
+        }
+    });
+    board::finish_problems(b, &kb);
+    Ok(())
 }
 
 pub fn run(g: &Global, a: &StatusArgs) -> Result<Outcome> {
@@ -25,7 +71,10 @@ pub fn run(g: &Global, a: &StatusArgs) -> Result<Outcome> {
         .dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("/var/log/remote"));
-    let b = board::read(&dir);
+    let mut b = board::read(&dir);
+    if !a.no_problems {
+        add_problems(g, a, &dir, &mut b)?;
+    }
     let out = io::stdout();
     let mut w = io::BufWriter::new(out.lock());
     if g.format == Format::Json {
@@ -36,13 +85,7 @@ pub fn run(g: &Global, a: &StatusArgs) -> Result<Outcome> {
             writeln!(w, "no server folders under {}", dir.display())?;
         }
         for h in &b.hosts {
-            let state = match h.state {
-                State::NotStarted => "not started",
-                State::Running => "RUNNING",
-                State::Done => "done",
-                State::Failed => "FAILED",
-                State::Interrupted => "INTERRUPTED",
-            };
+            let state = board::state_label(h.state);
             let versions = match (&h.from_version, &h.to_version) {
                 (Some(a), Some(b)) => format!("{a} -> {b}"),
                 _ => "-".into(),
@@ -65,6 +108,24 @@ pub fn run(g: &Global, a: &StatusArgs) -> Result<Outcome> {
             if matches!(h.state, State::Running | State::Failed | State::Interrupted) {
                 if let Some(step) = &h.step {
                     writeln!(w, "             last step: {}", escape(step, false))?;
+                }
+            }
+            for p in &h.problems {
+                writeln!(
+                    w,
+                    "             {} {} ({}x): {}",
+                    p.severity.to_uppercase(),
+                    p.rule,
+                    p.count,
+                    escape(&p.title, false)
+                )?;
+                if let Some(fix) = &p.fix {
+                    let variant = p
+                        .fix_for
+                        .as_deref()
+                        .map(|v| format!(" [{v}]"))
+                        .unwrap_or_default();
+                    writeln!(w, "               fix{variant}: {}", escape(fix, false))?;
                 }
             }
         }

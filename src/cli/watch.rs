@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -89,6 +90,10 @@ pub struct WatchArgs {
     /// Default: 10m, or silence in the config file.
     #[arg(long, value_name = "AGE")]
     pub silence: Option<String>,
+    /// The per-host tree whose upgrade board the dashboard shows (key `u`); default: the
+    /// `<root>` of a target such as `<root>/*/*.log`.
+    #[arg(long, value_name = "DIR")]
+    pub site: Option<PathBuf>,
     /// Stream findings as lines even on a terminal.
     #[arg(long)]
     pub no_tui: bool,
@@ -199,7 +204,8 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
             unmatched: true,
             ..scan_opts.clone()
         };
-        run_dashboard(&opts, rules, &scan_opts, &printer, alerts, stop)
+        let site = a.site.clone().or_else(|| site_root(&opts.targets));
+        run_dashboard(&opts, rules, &scan_opts, &printer, alerts, stop, site)
     } else {
         run_lines(g, &opts, rules, &scan_opts, &printer, alerts, stop)
     };
@@ -259,6 +265,16 @@ fn run_lines(
     watch::run(opts, rules, scan_opts, stop, &mut sink, &mut say)
 }
 
+/// The per-host tree a watch follows, when a target has the shape `<root>/*/<file glob>`
+/// (a log receiver's `/var/log/remote/*/*.log`): the upgrade pane reads its servers.
+fn site_root(targets: &[String]) -> Option<PathBuf> {
+    targets.iter().find_map(|t| {
+        let (root, rest) = t.split_once("/*/")?;
+        (!root.contains(['*', '?', '[']) && !rest.contains('/') && !root.is_empty())
+            .then(|| PathBuf::from(root))
+    })
+}
+
 /// The terminal dashboard on this thread, the watch on another.
 pub(super) fn run_dashboard(
     opts: &WatchOptions,
@@ -267,11 +283,13 @@ pub(super) fn run_dashboard(
     printer: &Printer,
     mut alerts: Alerts,
     stop: &AtomicBool,
+    site: Option<PathBuf>,
 ) -> io::Result<()> {
     let (tx, rx) = mpsc::channel();
     let ctx = dashboard::Context {
         matcher: rules.matcher.clone(),
         kb: printer.kb,
+        site,
     };
     std::thread::scope(|s| {
         let watcher = s.spawn(move || {

@@ -1,7 +1,8 @@
 //! The terminal dashboard of `zkb watch` (`--tui`, or by default when stdout is a terminal):
 //! incidents by rule and group with counts and last seen, severity counters, an events-per-second
-//! sparkline, the selected incident's KB fix, filters by severity and host, search, pause and a
-//! help overlay. The watch runs on its own thread and sends [`Update`]s; this thread draws and
+//! sparkline, the selected incident's KB fix, filters by severity and host, search, pause, the
+//! upgrade board of a site (`u`: where each server stands, from `crate::board`) and a help
+//! overlay. The watch runs on its own thread and sends [`Update`]s; this thread draws and
 //! reads keys. The terminal is given back on quit, on Ctrl-C, on SIGTERM and on panic
 //! (ratatui's hook).
 
@@ -37,7 +38,12 @@ pub struct Context<'a> {
     /// The rules the incidents on the board index into.
     pub matcher: Arc<Matcher>,
     pub kb: &'a Kb,
+    /// A site's per-host tree: the upgrade pane shows where each of its servers stands.
+    pub site: Option<std::path::PathBuf>,
 }
+
+/// How often the upgrade pane reads the site's zmsetup logs and install histories again.
+const SITE_REFRESH: Duration = Duration::from_secs(2);
 
 /// The dashboard's state.
 pub struct App {
@@ -51,6 +57,9 @@ pub struct App {
     pub searching: bool,
     pub detail_scroll: u16,
     pub message: Option<String>,
+    /// The upgrade pane is shown (`u`), with the site's board as last read.
+    pub upgrade_pane: bool,
+    pub site: Option<(Instant, crate::board::Board)>,
 }
 
 enum Action {
@@ -72,7 +81,24 @@ impl App {
             searching: false,
             detail_scroll: 0,
             message: None,
+            upgrade_pane: true,
+            site: None,
         }
+    }
+
+    /// Reads the site's board again when the pane is shown and the last reading is old.
+    fn refresh_site(&mut self, ctx: &Context, now: Instant) {
+        let Some(root) = ctx.site.as_deref().filter(|_| self.upgrade_pane) else {
+            return;
+        };
+        if self
+            .site
+            .as_ref()
+            .is_some_and(|(at, _)| now.duration_since(*at) < SITE_REFRESH)
+        {
+            return;
+        }
+        self.site = Some((now, crate::board::read(root)));
     }
 
     fn visible(&self, ctx: &Context) -> Vec<usize> {
@@ -131,6 +157,13 @@ impl App {
             KeyCode::Char('?') => self.help = !self.help,
             KeyCode::Char('/') => self.searching = true,
             KeyCode::Char('p') => self.toggle_pause(ctx),
+            KeyCode::Char('u') if ctx.site.is_some() => {
+                self.upgrade_pane = !self.upgrade_pane;
+                self.site = None;
+            }
+            KeyCode::Char('u') => {
+                self.message = Some("no site tree to show an upgrade board for (--site DIR)".into())
+            }
             KeyCode::Char('s') => self.cycle_severity(),
             KeyCode::Char('h') => self.cycle_host(),
             KeyCode::Down | KeyCode::Char('j') => self.select(1, ctx),
@@ -205,6 +238,7 @@ fn event_loop(
             app.apply(u, ctx);
         }
         app.board.tick(Instant::now());
+        app.refresh_site(ctx, Instant::now());
         terminal.draw(|f| view::draw(f, &mut app, ctx))?;
         if event::poll(Duration::from_millis(100))? {
             match event::read()? {
@@ -277,6 +311,7 @@ mod tests {
         let mut ctx = Context {
             matcher: matcher.clone(),
             kb: &kb,
+            site: None,
         };
         let mut app = App::new();
         assert!(matches!(
@@ -320,6 +355,7 @@ mod tests {
         let mut ctx = Context {
             matcher: matcher.clone(),
             kb: &kb,
+            site: None,
         };
         let opts = ScanOptions::default();
         let mut m = EventMatcher::new(

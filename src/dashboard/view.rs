@@ -1,5 +1,5 @@
 //! Drawing the dashboard with ratatui: a header with counters and the events-per-second
-//! sparkline, the incident table, the selected incident's event and KB fix, a key line, and
+//! sparkline, the upgrade pane of a site, the incident table, the selected incident's event and KB fix, a key line, and
 //! the help overlay. Narrow terminals get the same panes, stacked and cut.
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -9,6 +9,8 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, T
 use ratatui::Frame;
 
 use super::{App, Context};
+use crate::board::{state_label, State};
+use crate::output::escape;
 use crate::rules::Severity;
 
 fn severity_style(s: Severity) -> Style {
@@ -23,15 +25,26 @@ fn severity_style(s: Severity) -> Style {
 }
 
 pub fn draw(frame: &mut Frame, app: &mut App, ctx: &Context) {
-    let [header, spark, table, detail, keys] = Layout::vertical([
+    let site = app
+        .site
+        .as_ref()
+        .filter(|_| app.upgrade_pane)
+        .map(|(_, b)| b);
+    // The upgrade pane: a line per server and per site finding, inside a border.
+    let pane = site.map_or(0, |b| (b.hosts.len() + b.findings.len() + 2).min(14) as u16);
+    let [header, spark, upgrade, table, detail, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(2),
+        Constraint::Length(pane),
         Constraint::Min(5),
-        Constraint::Percentage(45),
+        Constraint::Percentage(40),
         Constraint::Length(1),
     ])
     .areas(frame.area());
     draw_header(frame, header, app, ctx);
+    if let Some(b) = site {
+        draw_upgrade(frame, upgrade, b);
+    }
     let rates = app.board.rates();
     let width = spark.width as usize;
     let shown = &rates[rates.len().saturating_sub(width)..];
@@ -191,6 +204,80 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, ctx: &Context, visible:
     );
 }
 
+fn state_style(s: State) -> Style {
+    let color = match s {
+        State::NotStarted => Color::Gray,
+        State::Running => Color::Yellow,
+        State::Done => Color::Green,
+        State::Failed => Color::Red,
+        State::Interrupted => Color::Magenta,
+    };
+    Style::default().fg(color)
+}
+
+/// Where each server of the site stands, and the site's order and version findings.
+fn draw_upgrade(frame: &mut Frame, area: Rect, b: &crate::board::Board) {
+    let rows: Vec<Row> = b
+        .hosts
+        .iter()
+        .map(|h| {
+            let versions = match (&h.from_version, &h.to_version) {
+                (Some(a), Some(b)) => format!("{a} → {b}"),
+                _ => "-".into(),
+            };
+            let mut step = h
+                .schema_step
+                .map(|(n, m)| format!("schema {n}/{m} "))
+                .unwrap_or_default();
+            if let Some(m) = h.elapsed_min {
+                step.push_str(&format!("{m} min "));
+            }
+            if matches!(h.state, State::Running | State::Failed | State::Interrupted) {
+                step.push_str(&escape(h.step.as_deref().unwrap_or(""), false));
+            }
+            Row::new(vec![
+                Cell::from(escape(&h.host, false).into_owned()),
+                Cell::from(h.role.clone()),
+                Cell::from(state_label(h.state)).style(state_style(h.state)),
+                Cell::from(versions),
+                Cell::from(step),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(12),
+        Constraint::Length(10),
+        Constraint::Length(12),
+        Constraint::Length(38),
+        Constraint::Min(10),
+    ];
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" upgrade (u hides) ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [hosts, findings] =
+        Layout::vertical([Constraint::Length(b.hosts.len() as u16), Constraint::Min(0)])
+            .areas(inner);
+    frame.render_widget(Table::new(rows, widths), hosts);
+    let lines: Vec<Line> = b
+        .findings
+        .iter()
+        .map(|f| {
+            Line::styled(
+                format!(
+                    "{} {}: {}",
+                    f.severity.to_uppercase(),
+                    f.id,
+                    escape(&f.message, false)
+                ),
+                Style::default().fg(Color::LightRed),
+            )
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), findings);
+}
+
 fn draw_keys(frame: &mut Frame, area: Rect, app: &App) {
     let text = if app.searching {
         format!(
@@ -205,7 +292,7 @@ fn draw_keys(frame: &mut Frame, area: Rect, app: &App) {
         } else {
             String::new()
         };
-        format!("{learn}↑↓ select  PgUp/PgDn fix  s severity  h host  / search  p pause  ? keys  q quit")
+        format!("{learn}↑↓ select  PgUp/PgDn fix  s severity  h host  / search  p pause  u upgrade  ? keys  q quit")
     };
     frame.render_widget(
         Paragraph::new(text).style(Style::default().add_modifier(Modifier::DIM)),
@@ -216,7 +303,7 @@ fn draw_keys(frame: &mut Frame, area: Rect, app: &App) {
 fn draw_help(frame: &mut Frame) {
     let area = frame.area();
     let w = area.width.min(60);
-    let h = area.height.min(17);
+    let h = area.height.min(18);
     let rect = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -231,6 +318,7 @@ fn draw_help(frame: &mut Frame) {
         Line::from("/             search rule, title, group or event"),
         Line::from("p             pause the view (findings are kept)"),
         Line::from("L             learn a rule from the latest unknown error"),
+        Line::from("u             the upgrade board of the site (shows / hides)"),
         Line::from("?             this help"),
         Line::from("q  Ctrl-C     quit (checkpoints are written)"),
     ];
