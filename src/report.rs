@@ -1,5 +1,7 @@
 //! `zkb report`: a self-contained HTML page (or Markdown) of a time window from the incident
-//! store: a timeline drawn as inline SVG (occurrences per interval stacked by severity, first
+//! store. It opens with "the night at a glance": one line per server with where it stands in
+//! the upgrade (the board of [`crate::board`], when a site tree is given) and its incidents,
+//! and the site's findings; then a timeline drawn as inline SVG (occurrences per interval stacked by severity, first
 //! occurrences of incidents marked), a table per host, every incident with the values of its
 //! fields, a sample event in its context and its KB fix, and the error events no rule knew. No
 //! script, no external style or font. Log text is attacker-controlled: every piece of it goes
@@ -8,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::board::{self, Board, HostStatus, State};
 use crate::kb::Kb;
 use crate::rules::Severity;
 use crate::store::query::{FieldValues, Sample, Unknown};
@@ -29,6 +32,115 @@ pub struct ReportData<'a> {
     pub samples: &'a BTreeMap<i64, Vec<Sample>>,
     /// Error events no rule knew, grouped by wording and host.
     pub unknown: &'a [Unknown],
+    /// The upgrade board of the site, when a site tree was given.
+    pub board: Option<&'a Board>,
+}
+
+/// One server in "the night at a glance".
+#[derive(Debug, Default, PartialEq)]
+pub struct GlanceRow {
+    pub host: String,
+    pub role: String,
+    /// The upgrade state, versions, schema step and elapsed time, or `-` without a board line.
+    pub upgrade: String,
+    /// zmsetup's last step, for a server that is running, failed or interrupted.
+    pub step: String,
+    pub incidents: usize,
+    pub occurrences: i64,
+    /// The worst severity among its incidents.
+    pub worst: Option<String>,
+}
+
+/// The servers of the board and of the incidents, in host order.
+pub fn glance_rows(d: &ReportData) -> Vec<GlanceRow> {
+    let mut rows: BTreeMap<String, GlanceRow> = BTreeMap::new();
+    for h in d.board.map(|b| b.hosts.as_slice()).unwrap_or_default() {
+        rows.insert(
+            h.host.clone(),
+            GlanceRow {
+                host: h.host.clone(),
+                role: h.role.clone(),
+                upgrade: upgrade_cell(h),
+                step: step_cell(h),
+                ..GlanceRow::default()
+            },
+        );
+    }
+    for i in d.incidents {
+        let host = i.host.clone().unwrap_or_else(|| "-".into());
+        let row = rows.entry(host.clone()).or_insert_with(|| GlanceRow {
+            host,
+            role: "-".into(),
+            upgrade: "-".into(),
+            ..GlanceRow::default()
+        });
+        row.incidents += 1;
+        row.occurrences += i.count;
+        let current = row.worst.as_deref().and_then(Severity::parse);
+        if row.worst.is_none() || Severity::parse(&i.severity) > current {
+            row.worst = Some(i.severity.clone());
+        }
+    }
+    rows.into_values().collect()
+}
+
+fn upgrade_cell(h: &HostStatus) -> String {
+    let mut s = board::state_label(h.state).to_string();
+    if let (Some(a), Some(b)) = (&h.from_version, &h.to_version) {
+        let _ = write!(s, " {a} -> {b}");
+    }
+    if let Some((n, m)) = h.schema_step {
+        let _ = write!(s, ", schema {n}/{m}");
+    }
+    if let Some(m) = h.elapsed_min {
+        let _ = write!(s, ", {m} min");
+    }
+    s
+}
+
+fn step_cell(h: &HostStatus) -> String {
+    match h.state {
+        State::Running | State::Failed | State::Interrupted => h.step.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn glance(d: &ReportData) -> String {
+    let mut s = String::from("<h2>The night at a glance</h2>\n");
+    if d.board.is_none() {
+        s.push_str(
+            "<p>No site tree given (<code>zkb report --site DIR</code>): the incidents per server only.</p>\n",
+        );
+    }
+    s.push_str("<div class=\"scroll\"><table><tr><th>server</th><th>role</th><th>upgrade</th><th>last step</th><th>incidents</th><th>worst</th></tr>\n");
+    for r in glance_rows(d) {
+        let worst = r.worst.as_deref().unwrap_or("-");
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({} &times;)</td><td class=\"sev\" style=\"color:{}\">{}</td></tr>",
+            shown(d, &r.host),
+            html(&r.role),
+            html(&r.upgrade),
+            shown(d, &r.step),
+            r.incidents,
+            r.occurrences,
+            color(worst),
+            html(worst)
+        );
+    }
+    s.push_str("</table></div>\n");
+    for f in d.board.map(|b| b.findings.as_slice()).unwrap_or_default() {
+        let _ = writeln!(
+            s,
+            "<p><b style=\"color:{}\">{}</b> {}: {} (fix: {})</p>",
+            color(f.severity),
+            html(&f.severity.to_uppercase()),
+            html(f.id),
+            shown(d, &f.message),
+            html(&f.kb.join(", "))
+        );
+    }
+    s
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -99,6 +211,7 @@ pub fn to_html(d: &ReportData) -> String {
         d.incidents.len(),
         d.incidents.iter().map(|i| i.count).sum::<i64>()
     );
+    s.push_str(&glance(d));
     s.push_str(&timeline(d));
     s.push_str(&hosts_tables(d));
     s.push_str("<h2>Incidents and fixes</h2>\n");

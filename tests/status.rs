@@ -342,3 +342,66 @@ fn the_watch_dashboard_has_the_board_as_a_pane() {
     tmux.wait_for(|s| s.contains("upgrade (u hides)"));
     tmux.keys("q");
 }
+
+/// The report of the incident store opens with the board: "the night at a glance".
+#[test]
+fn the_report_opens_with_the_night_at_a_glance() {
+    let d = tempfile::tempdir().unwrap();
+    let site = d.path().join("site");
+    six_hosts_mid_upgrade(&site);
+    let zkb = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_zkb"))
+            .env("XDG_CONFIG_HOME", d.path().join("config"))
+            .arg("--data")
+            .arg(d.path().join("data"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let site_arg = site.to_str().unwrap();
+    zkb(&["scan", "--store", "--quiet", site_arg]);
+    let (page, md) = (d.path().join("r.html"), d.path().join("r.md"));
+    zkb(&[
+        "report",
+        "--site",
+        site_arg,
+        "--html",
+        page.to_str().unwrap(),
+        "--md",
+        md.to_str().unwrap(),
+    ]);
+    let html = fs::read_to_string(&page).unwrap();
+    let glance = html
+        .find("<h2>The night at a glance</h2>")
+        .expect("a glance");
+    assert!(
+        glance < html.find("<h2>Timeline").unwrap(),
+        "it comes first"
+    );
+    let first: &str = &html[glance..html.find("<h2>Timeline").unwrap()];
+    for want in [
+        "<td>mbx1</td><td>mailstore</td><td>RUNNING 10.0.13_GA_4837 -&gt; 10.1.9_GA_4200001, schema 1/2, 39 min</td>",
+        "<td>mbx2</td><td>mailstore</td><td>FAILED",
+        "<td>archive1</td><td>mailstore</td><td>INTERRUPTED",
+        "<td>proxy1</td><td>proxy</td><td>not started</td>",
+        "upgrade.mixed-versions",
+    ] {
+        assert!(first.contains(want), "{want} in {first}");
+    }
+    let md = fs::read_to_string(&md).unwrap();
+    assert!(md.contains("## The night at a glance"), "{md}");
+    assert!(
+        md.contains("| ldap1 | ldap | done 10.0.13_GA_4837 -> 10.1.9_GA_4200001"),
+        "{md}"
+    );
+    assert_eq!(
+        md.find("## "),
+        md.find("## The night at a glance"),
+        "the first section: {md}"
+    );
+}

@@ -354,6 +354,18 @@ pub struct ReportArgs {
     /// Mask accounts, e-mail addresses and IPs (for a report that leaves the team).
     #[arg(long)]
     pub redact: bool,
+    /// The site's tree of per-server folders, for the upgrade board in "the night at a
+    /// glance" (default: /var/log/remote when it exists).
+    #[arg(long, value_name = "DIR")]
+    pub site: Option<std::path::PathBuf>,
+}
+
+/// The site tree the report reads the board from: `--site`, else the receiver's default.
+fn report_site(a: &ReportArgs) -> Option<std::path::PathBuf> {
+    a.site.clone().or_else(|| {
+        let default = std::path::PathBuf::from("/var/log/remote");
+        default.is_dir().then_some(default)
+    })
 }
 
 /// Groups of unknown error events a report lists (the most frequent).
@@ -380,6 +392,11 @@ pub fn report(g: &Global, a: &ReportArgs) -> Result<Outcome> {
     }
     let unknown = store.unknown_between(since, until, UNKNOWN_SHOWN)?;
     let kb = super::load_kb_only(g);
+    let board = match report_site(a) {
+        Some(site) if site.is_dir() => Some(crate::board::read(&site)),
+        Some(site) => anyhow::bail!("--site {}: not a directory", site.display()),
+        None => None,
+    };
     let data = crate::report::ReportData {
         title: format!(
             "zkb report: {} .. {}",
@@ -393,6 +410,7 @@ pub fn report(g: &Global, a: &ReportArgs) -> Result<Outcome> {
         values: &values,
         samples: &samples,
         unknown: &unknown,
+        board: board.as_ref(),
     };
     if let Some(p) = &a.md {
         std::fs::write(p, markdown(&data)).with_context(|| format!("writing {}", p.display()))?;
@@ -411,6 +429,45 @@ pub fn report(g: &Global, a: &ReportArgs) -> Result<Outcome> {
     Ok(Outcome { code: 0 })
 }
 
+fn markdown_glance(d: &crate::report::ReportData, clean: &dyn Fn(&str) -> String) -> String {
+    let mut s = String::from("## The night at a glance\n\n");
+    if d.board.is_none() {
+        s.push_str(
+            "No site tree given (`zkb report --site DIR`): the incidents per server only.\n\n",
+        );
+    }
+    s.push_str(
+        "| server | role | upgrade | last step | incidents | worst |\n|---|---|---|---|---|---|\n",
+    );
+    let cell = |t: &str| clean(t).replace('|', "\\|");
+    for r in crate::report::glance_rows(d) {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} ({}x) | {} |\n",
+            cell(&r.host),
+            r.role,
+            r.upgrade,
+            cell(&r.step),
+            r.incidents,
+            r.occurrences,
+            r.worst.as_deref().unwrap_or("-")
+        ));
+    }
+    s.push('\n');
+    for f in d.board.map(|b| b.findings.as_slice()).unwrap_or_default() {
+        s.push_str(&format!(
+            "- **{}** {}: {} (fix: {})\n",
+            f.severity.to_uppercase(),
+            f.id,
+            clean(&f.message),
+            f.kb.join(", ")
+        ));
+    }
+    if d.board.is_some_and(|b| !b.findings.is_empty()) {
+        s.push('\n');
+    }
+    s
+}
+
 fn markdown(d: &crate::report::ReportData) -> String {
     let clean = |t: &str| {
         let t = if d.redact {
@@ -421,6 +478,7 @@ fn markdown(d: &crate::report::ReportData) -> String {
         t.replace('`', "'")
     };
     let mut s = format!("# {}\n\n", d.title);
+    s.push_str(&markdown_glance(d, &clean));
     for i in d.incidents {
         s.push_str(&format!(
             "## {} {} ({}x, {})\n\n`{}` on {} from {} to {}\n\n```\n{}\n```\n\n",
