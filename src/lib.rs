@@ -19,6 +19,7 @@ pub mod generate;
 pub mod kb;
 pub mod kind;
 pub mod learn;
+pub mod maint;
 pub mod matcher;
 pub mod output;
 pub mod parse;

@@ -26,6 +26,7 @@ mod demo;
 mod diff;
 mod incidents;
 mod learn;
+mod maint;
 mod preflight;
 mod run;
 mod status;
@@ -115,6 +116,12 @@ pub enum Command {
     /// Acknowledge an incident: no more alerts for it, shown as acknowledged, until the time is
     /// up or its severity changes.
     Ack(incidents::AckArgs),
+    /// Maintenance windows: while a server is down on purpose, the errors it causes on the
+    /// others are one info group with no alert (also opened by zmcontrol stop and zmsetup).
+    Maint {
+        #[command(subcommand)]
+        command: maint::MaintCommand,
+    },
     /// A self-contained HTML (or Markdown) report of a time window from the incident store.
     Report(incidents::ReportArgs),
     /// The upgrade board: where each server of the site stands (not started, running, done,
@@ -352,6 +359,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Incidents { command } => incidents::run(g, command),
         Command::Report(a) => incidents::report(g, a),
         Command::Ack(a) => incidents::ack(g, a),
+        Command::Maint { command } => maint::run(g, command),
         Command::Unknown(a) => learn::unknown(g, a),
         Command::Diff(a) => diff::run(g, a),
         Command::Preflight(a) => preflight::run(g, a),
@@ -583,6 +591,10 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
                 }
             }
         }
+        // What only closes incidents has done its work in the store.
+        report
+            .findings
+            .retain(|f| f.rule.is_none_or(|r| !matcher.rules[r].resolve_only));
         for e in &report.errors {
             had_error = true;
             eprintln!("zkb: {e}");

@@ -77,8 +77,10 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<Outcome> {
     };
     let kb = Arc::new(kb);
     let notify = notifier(a.notify.clone(), matcher.clone(), kb.clone());
-    let outcome = run::run(&opts, matcher.clone(), &scan_opts, notify)
-        .with_context(|| format!("running {:?}", a.command[0]))?;
+    let window = open_window(&data, a);
+    let outcome = run::run(&opts, matcher.clone(), &scan_opts, notify);
+    close_window(window);
+    let outcome = outcome.with_context(|| format!("running {:?}", a.command[0]))?;
     if !g.quiet {
         let mut err = io::stderr().lock();
         summary(&mut err, &outcome, &matcher.rules, &kb, &style_stderr(g))?;
@@ -92,6 +94,38 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<Outcome> {
     Ok(Outcome {
         code: outcome.exit_code,
     })
+}
+
+/// The run is a maintenance window of this host (see `zkb maint`), so that a watch here holds
+/// the errors that the installer's stops and restarts cause. Best effort: a store that cannot
+/// be opened does not stop the installer.
+fn open_window(data: &std::path::Path, a: &RunArgs) -> Option<(crate::store::Store, i64)> {
+    let host = crate::sources::local_hostname()?;
+    let mut store = crate::store::Store::open(data).ok()?;
+    let command: Vec<String> = a
+        .command
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
+    let w = crate::maint::Window {
+        scope: crate::maint::Scope::Host(host),
+        start_ms: jiff::Timestamp::now().as_millisecond(),
+        end_ms: None,
+        reason: format!("zkb run -- {}", command.join(" ")),
+        source: "zkb run".into(),
+        id: None,
+    };
+    let id = store.maint_start(&w).ok()?;
+    Some((store, id))
+}
+
+fn close_window(window: Option<(crate::store::Store, i64)>) {
+    if let Some((mut store, id)) = window {
+        let now = jiff::Timestamp::now().as_millisecond();
+        if let Err(e) = store.maint_close(id, now) {
+            eprintln!("zkb: {e}");
+        }
+    }
 }
 
 /// The `--notify` hook: the alerter of `watch --exec`, once per new finding's incident.

@@ -230,6 +230,8 @@ fn run_lines(
     stop: &AtomicBool,
 ) -> io::Result<()> {
     let host = alerts.only_host.clone();
+    let human = g.format == Format::Human;
+    let mut held = Held::default();
     let stdout = io::stdout();
     let rule_count = rules.matcher.rules.len();
     let mut sink = |matcher: &Arc<Matcher>, findings: &[Finding], _events: u64| {
@@ -240,6 +242,9 @@ fn run_lines(
             .iter()
             .filter(|f| host.as_ref().is_none_or(|h| f.host.as_ref() == Some(h)))
         {
+            if human && held.repeat(matcher, f) {
+                continue;
+            }
             printer.finding(&mut out, f)?;
             out.flush()?;
             if let Some(note) = alerts.raise(&printer, f) {
@@ -263,6 +268,37 @@ fn run_lines(
         );
     }
     watch::run(opts, rules, scan_opts, stop, &mut sink, &mut say)
+}
+
+/// The expected lines of a maintenance window, printed once per server that is down (the
+/// first, then again only after half an hour without one); the store counts them all.
+#[derive(Default)]
+struct Held {
+    last: HashMap<String, i64>,
+}
+
+impl Held {
+    fn repeat(&mut self, matcher: &Matcher, f: &Finding) -> bool {
+        if f.rule
+            .is_none_or(|r| matcher.rules[r].id != crate::maint::EXPECTED_RULE)
+        {
+            return false;
+        }
+        let down = f
+            .fields
+            .iter()
+            .find(|(k, _)| k == "down")
+            .map_or("", |(_, v)| v.as_str());
+        let t = f
+            .parsed
+            .ts
+            .as_ref()
+            .map_or(0, |z| z.timestamp().as_millisecond());
+        match self.last.insert(down.to_string(), t) {
+            Some(before) => t - before < crate::store::GAP_MS,
+            None => false,
+        }
+    }
 }
 
 /// The per-host tree a watch follows, when a target has the shape `<root>/*/<file glob>`
@@ -339,6 +375,12 @@ impl Alerts<'_> {
             .as_ref()
             .is_some_and(|h| f.host.as_ref() != Some(h))
         {
+            return None;
+        }
+        // The expected lines of a maintenance window are held, and the lines that open and
+        // close one are said as such: no alert.
+        let rule = &printer.matcher.rules[f.rule?];
+        if rule.id == crate::maint::EXPECTED_RULE || rule.maintenance.is_some() {
             return None;
         }
         let alerter = self.alerter.as_deref_mut()?;

@@ -11,7 +11,10 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Serialize;
 
-pub use spec::{MatchSpec, MatchTest, NoMatchTest, RuleSpec, Severity, TestsSpec, ThresholdSpec};
+pub use spec::{
+    Expected, MatchSpec, MatchTest, NoMatchTest, RuleSpec, Severity, TestsSpec, ThresholdSpec,
+    WindowMark,
+};
 
 use crate::error::Error;
 use crate::kind::LogKind;
@@ -226,6 +229,12 @@ pub struct Rule {
     pub kb: Vec<String>,
     /// See [`RuleSpec::resolves`].
     pub resolves: Vec<String>,
+    /// See [`RuleSpec::resolve_only`].
+    pub resolve_only: bool,
+    /// See [`RuleSpec::expected_during`].
+    pub expected_during: Vec<Expected>,
+    /// See [`RuleSpec::maintenance`].
+    pub maintenance: Option<WindowMark>,
     /// See [`RuleSpec::probes`].
     pub probes: Vec<String>,
     pub tests: TestsSpec,
@@ -264,6 +273,11 @@ impl Rule {
                 "id must be lower-case letters, digits, `.`, `_` and `-`".into(),
             ));
         }
+        if spec.resolve_only && spec.resolves.is_empty() {
+            return Err(err(
+                "resolve_only needs the rules it resolves (resolves: [...])".into(),
+            ));
+        }
         let node = Node::compile(&spec.matcher).map_err(err)?;
         let threshold = match &spec.threshold {
             None => None,
@@ -286,6 +300,9 @@ impl Rule {
             threshold,
             kb: spec.kb,
             resolves: spec.resolves,
+            resolve_only: spec.resolve_only,
+            expected_during: spec.expected_during,
+            maintenance: spec.maintenance,
             probes: spec.probes,
             tests: spec.tests,
             source: source.to_string(),

@@ -69,6 +69,18 @@ pub struct RuleSpec {
     /// that proves recovery: a host sending again, a delivery that went through).
     #[serde(default)]
     pub resolves: Vec<String>,
+    /// The match only closes the incidents of `resolves`: it is not shown, stored or alerted
+    /// (a delivery that went through proves recovery, but every delivery is no incident).
+    #[serde(default)]
+    pub resolve_only: bool,
+    /// Situations in which the rule's lines are expected rather than a problem: `maintenance`
+    /// (a server of the site stopped on purpose, see `maintenance` and `zkb maint`).
+    #[serde(default)]
+    pub expected_during: Vec<Expected>,
+    /// The line opens or closes a maintenance window of its host (zmcontrol stopping and
+    /// starting the services, zmsetup's upgrade run).
+    #[serde(default)]
+    pub maintenance: Option<WindowMark>,
     /// Read-only checks run when it matches, whose answer ranks its KB entries
     /// (`volume-mount`, see `preflight::probe`).
     #[serde(default)]
@@ -78,6 +90,21 @@ pub struct RuleSpec {
     /// Free text shown by `zkb explain` and `zkb rules list`.
     #[serde(default)]
     pub description: Option<String>,
+}
+
+/// When a rule's lines are expected (see [`RuleSpec::expected_during`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expected {
+    Maintenance,
+}
+
+/// What a line does to its host's maintenance window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowMark {
+    Start,
+    End,
 }
 
 /// A match node: a mapping with exactly one of the keys `regex`, `contains`, `any`, `all`, `not`.

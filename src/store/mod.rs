@@ -15,6 +15,7 @@
 
 pub mod acks;
 pub mod counts;
+pub mod maint;
 pub mod query;
 pub mod record;
 
@@ -29,7 +30,7 @@ pub use record::{Added, Batch};
 /// Occurrences further apart than this start a new incident.
 pub const GAP_MS: i64 = 30 * 60 * 1000;
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE incidents (
@@ -78,6 +79,16 @@ const SCHEMA_V4: &str = "CREATE TABLE acks (
     ack_note TEXT NOT NULL,
     ack_severity TEXT NOT NULL,
     ack_at_ms INTEGER NOT NULL
+);";
+
+/// v5: maintenance windows (`zkb maint`, and those the watch infers from the logs).
+const SCHEMA_V5: &str = "CREATE TABLE maintenance (
+    id INTEGER PRIMARY KEY,
+    host TEXT,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER,
+    reason TEXT NOT NULL,
+    source TEXT NOT NULL
 );";
 
 const SCHEMA_V2: &str = "
@@ -236,6 +247,7 @@ impl Store {
             (2, SCHEMA_V2),
             (3, SCHEMA_V3),
             (4, SCHEMA_V4),
+            (5, SCHEMA_V5),
         ];
         for (to, sql) in steps.iter().filter(|(to, _)| *to > version) {
             let tx = conn.transaction().map_err(err)?;

@@ -172,6 +172,9 @@ fn add_occurrence(
         )?
         .execute(params![closed, key, f.host, ts_ms])?;
     }
+    if rule.resolve_only {
+        return Ok(false);
+    }
     let fields = json(&f.fields.iter().cloned().collect::<BTreeMap<_, _>>());
     let id = match find_group(tx, Group::Incident, &rule.id, &key, ts_ms)? {
         Some(id) => {

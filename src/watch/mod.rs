@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
+use crate::maint;
 use crate::matcher::Matcher;
 use crate::scan::{AfterContext, EventMatcher, Finding, ScanOptions, Suspended};
 use crate::store::{Batch, Store};
@@ -296,6 +297,8 @@ pub fn run(
         last_save: None,
         suspended: HashMap::new(),
         silence: opts.silence.map(silence::Silence::new),
+        windows: maint::Windows::new(crate::sources::local_hostname().unwrap_or_default()),
+        windows_read: None,
     };
     let Rules {
         mut matcher,
@@ -322,6 +325,38 @@ struct Watch<'w> {
     /// Each stream's matching state while the rules are replaced, with its source identity.
     suspended: HashMap<u64, (Suspended, Arc<str>)>,
     silence: Option<silence::Silence>,
+    /// Maintenance windows: inferred from the lines read, and those of the store.
+    windows: maint::Windows,
+    windows_read: Option<Instant>,
+}
+
+/// How often the windows opened by hand are read from the store.
+const WINDOWS_EVERY: Duration = Duration::from_secs(2);
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Keeps the windows the logs opened and closed in the store, for `zkb maint list`.
+fn keep_windows(store: &mut Store, changes: Vec<maint::Change>, say: &mut dyn FnMut(Message)) {
+    for c in changes {
+        let (kept, what) = match &c {
+            maint::Change::Opened(w) => (
+                store.maint_start(w).map(|_| ()),
+                format!("maintenance of {} begins: {}", w.scope.label(), w.reason),
+            ),
+            maint::Change::Closed(scope, end) => (
+                store.maint_stop(scope, *end, true).map(|_| ()),
+                format!("maintenance of {} ends", scope.label()),
+            ),
+        };
+        say(Message::Info(what));
+        if let Err(e) = kept {
+            say(Message::Warning(format!(
+                "cannot keep the maintenance window: {e}"
+            )));
+        }
+    }
 }
 
 impl Watch<'_> {
@@ -366,6 +401,19 @@ impl Watch<'_> {
                 say(Message::Warning(e));
             }
             found.clear();
+            if let Journal::Store(store) = &self.journal {
+                if self
+                    .windows_read
+                    .is_none_or(|t| now.duration_since(t) >= WINDOWS_EVERY)
+                {
+                    self.windows_read = Some(now);
+                    let since = now_ms() - maint::GRACE_MS;
+                    match store.maint_windows(since, &["manual", "zkb run"]) {
+                        Ok(w) => self.windows.set_stored(w),
+                        Err(e) => say(Message::Warning(format!("maintenance windows: {e}"))),
+                    }
+                }
+            }
             for (stream, event) in &round.events {
                 let (m, source) = matcher_for(&mut matchers, matcher, match_opts, stream);
                 *source = stream.source.clone();
@@ -376,7 +424,13 @@ impl Watch<'_> {
                     event.truncated,
                     &mut found.fresh,
                 );
-                found.sort(source, self.asked);
+                let changes = self
+                    .windows
+                    .apply(&matcher.rules, &mut found.fresh, now_ms());
+                if let Journal::Store(store) = &mut self.journal {
+                    keep_windows(store, changes, say);
+                }
+                found.sort(source, self.asked, &matcher.rules);
                 found.take_after(m, source, false);
             }
             for id in &round.closed {
@@ -486,9 +540,13 @@ impl Found {
 
     /// Sorts the findings of one event: rule findings are shown (with the context the caller
     /// asked for) and recorded; error events no rule knew are recorded only, unless asked for.
-    fn sort(&mut self, source: &Arc<str>, asked: &ScanOptions) {
+    fn sort(&mut self, source: &Arc<str>, asked: &ScanOptions, rules: &[crate::rules::Rule]) {
         for f in self.fresh.drain(..) {
-            if f.rule.is_some() || asked.unmatched {
+            let shown = match f.rule {
+                Some(r) => !rules[r].resolve_only,
+                None => asked.unmatched,
+            };
+            if shown {
                 let mut shown = f.clone();
                 if shown.before.len() > asked.before {
                     let extra = shown.before.len() - asked.before;
