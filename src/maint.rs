@@ -8,6 +8,8 @@
 //! refused by `mbx1.example.com`, the proxy's failed upstream), become findings of the rule
 //! [`EXPECTED_RULE`], grouped by the server that is down: one info group, no alert.
 
+use std::collections::{BTreeSet, HashMap};
+
 use crate::rules::{Expected, Rule, WindowMark};
 use crate::scan::Finding;
 
@@ -67,8 +69,21 @@ impl Window {
     }
 }
 
-/// The first DNS label, lower-cased: `MBX1.example.com` and `mbx1` are one server.
+/// The IP address a value names: `10.0.0.21`, `10.0.0.21:7993`, `https://10.0.0.21:8443/x`.
+fn ip_in(value: &str) -> Option<std::net::IpAddr> {
+    let rest = value.split_once("://").map_or(value, |(_, r)| r);
+    let host = rest.split(['/', ' ']).next().unwrap_or("");
+    host.parse()
+        .ok()
+        .or_else(|| host.rsplit_once(':').and_then(|(h, _)| h.parse().ok()))
+}
+
+/// A server's name as compared: an IP address whole, else the first DNS label, lower-cased
+/// (`MBX1.example.com` and `mbx1` are one server).
 fn short_name(name: &str) -> String {
+    if let Some(ip) = ip_in(name) {
+        return ip.to_string();
+    }
     name.split(['.', ':', '['])
         .next()
         .unwrap_or("")
@@ -78,17 +93,6 @@ fn short_name(name: &str) -> String {
 fn same_server(a: &str, b: &str) -> bool {
     let a = short_name(a);
     !a.is_empty() && a == short_name(b)
-}
-
-/// Whether the finding is on the window's server or names it in one of its fields.
-fn concerns(scope: &Scope, f: &Finding, local: &str) -> bool {
-    match scope {
-        Scope::Site => true,
-        Scope::Host(h) => {
-            same_server(h, f.host.as_deref().unwrap_or(local))
-                || f.fields.iter().any(|(_, v)| same_server(h, v))
-        }
-    }
 }
 
 /// A finding's time in ms, else `now`.
@@ -114,6 +118,10 @@ pub struct Windows {
     stored: Vec<Window>,
     /// The name of this machine, for the lines of local files (no host of their own).
     local: String,
+    /// Addresses of servers by name, learned from lines that give both (Postfix's
+    /// `connect to mbx1.example.com[10.0.0.5]:7025`), so that a proxy line naming only
+    /// `10.0.0.5:8443` is known to concern mbx1.
+    addresses: HashMap<String, BTreeSet<std::net::IpAddr>>,
 }
 
 impl Windows {
@@ -177,6 +185,37 @@ impl Windows {
         }
     }
 
+    /// Remembers the address of a server that a finding names with it (`host` and `ip`).
+    fn learn_address(&mut self, f: &Finding) {
+        let field = |k: &str| {
+            f.fields
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        };
+        if let (Some(host), Some(ip)) = (field("host"), field("ip").and_then(ip_in)) {
+            if ip_in(host).is_none() {
+                let known = self.addresses.entry(short_name(host)).or_default();
+                if known.len() < 8 {
+                    known.insert(ip);
+                }
+            }
+        }
+    }
+
+    /// Whether the finding is on the window's server, or names it (by name, or by an address
+    /// learned for it) in one of its fields.
+    fn concerns(&self, scope: &Scope, f: &Finding) -> bool {
+        let Scope::Host(h) = scope else { return true };
+        if same_server(h, f.host.as_deref().unwrap_or(&self.local)) {
+            return true;
+        }
+        let ips = self.addresses.get(&short_name(h));
+        f.fields.iter().any(|(_, v)| {
+            same_server(h, v) || ip_in(v).is_some_and(|ip| ips.is_some_and(|s| s.contains(&ip)))
+        })
+    }
+
     /// The window a finding of `rule` is expected in, if any.
     pub fn covering(&self, rule: &Rule, f: &Finding, now_ms: i64) -> Option<&Window> {
         if !rule.expected_during.contains(&Expected::Maintenance) {
@@ -184,7 +223,7 @@ impl Windows {
         }
         let t = time_of(f, now_ms);
         self.all()
-            .find(|w| w.covers_time(t) && concerns(&w.scope, f, &self.local))
+            .find(|w| w.covers_time(t) && self.concerns(&w.scope, f))
     }
 
     /// Opens and closes windows on the findings' lines, and turns every expected finding into
@@ -196,6 +235,7 @@ impl Windows {
         for f in findings.iter_mut() {
             let Some(r) = f.rule else { continue };
             let rule = &rules[r];
+            self.learn_address(f);
             if rule.maintenance.is_some() {
                 changes.extend(self.mark(rule, f, now_ms));
                 continue;
@@ -212,6 +252,7 @@ impl Windows {
             // One group for the server that is down, whichever server's log said it.
             if let Scope::Host(h) = &w.scope {
                 f.host = Some(h.clone());
+                f.parsed.host = Some(h.clone());
             }
             f.rule = Some(e);
         }
@@ -229,6 +270,23 @@ mod tests {
         assert!(same_server("mbx1.example.com", "mbx1"));
         assert!(!same_server("mbx1", "mbx10"));
         assert!(!same_server("", ""));
+        assert!(
+            !same_server("10.0.0.5", "10.0.0.21"),
+            "addresses are compared whole"
+        );
+        assert!(same_server("10.0.0.5", "https://10.0.0.5:8443/service"));
+    }
+
+    #[test]
+    fn addresses_in_values() {
+        let ip = |s: &str| ip_in(s).map(|i| i.to_string());
+        assert_eq!(ip("10.0.0.21:7993").as_deref(), Some("10.0.0.21"));
+        assert_eq!(
+            ip("https://10.0.0.21:8443/service/soap").as_deref(),
+            Some("10.0.0.21")
+        );
+        assert_eq!(ip("10.0.0.21").as_deref(), Some("10.0.0.21"));
+        assert_eq!(ip("mbx1.example.com:7025"), None);
     }
 
     #[test]

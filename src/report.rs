@@ -324,17 +324,18 @@ fn hosts_tables(d: &ReportData) -> String {
         });
         let _ = write!(
             s,
-            "<h3>{}</h3>\n<div class=\"scroll\"><table><tr><th>severity</th><th>count</th><th>first seen</th><th>problem</th></tr>\n",
+            "<h3>{}</h3>\n<div class=\"scroll\"><table><tr><th>severity</th><th>count</th><th>first seen</th><th>state</th><th>problem</th></tr>\n",
             html(&host)
         );
         for i in list {
             let _ = writeln!(
                 s,
-                "<tr><td class=\"sev\" style=\"color:{}\">{}</td><td>{}</td><td>{}</td><td><a href=\"#i{}\">{}</a></td></tr>",
+                "<tr><td class=\"sev\" style=\"color:{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href=\"#i{}\">{}</a></td></tr>",
                 color(&i.severity),
                 html(&i.severity),
                 i.count,
                 html(&short_time(i.first_seen.as_deref())),
+                i.state,
                 i.id,
                 html(&i.title)
             );
@@ -348,11 +349,12 @@ fn incident_section(s: &mut String, d: &ReportData, i: &Incident) {
     let _ = write!(
         s,
         "<section id=\"i{}\"><h3><span style=\"color:{}\">{}</span> {}</h3>\n\
-         <p>{} &middot; {} &times; &middot; {} .. {} &middot; <code>{}</code> {}</p>\n",
+         <p>{} &middot; {} &middot; {} &times; &middot; {} .. {} &middot; <code>{}</code> {}</p>\n",
         i.id,
         color(&i.severity),
         html(&i.severity.to_uppercase()),
         html(&i.title),
+        i.state,
         shown(d, i.host.as_deref().unwrap_or("-")),
         i.count,
         html(&short_time(i.first_seen.as_deref())),

@@ -304,3 +304,62 @@ fn a_recovery_line_resolves_the_incident_and_the_next_failure_is_new() {
         "{list}"
     );
 }
+
+/// A rule's `quiet` time: occurrences an hour apart are one incident when it is 2h, two with the
+/// default 30 minutes; an incident not seen for its quiet time is closed (`state: quiet`).
+#[test]
+fn an_incident_not_seen_for_its_quiet_time_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rules = dir.path().join("rules");
+    fs::create_dir_all(&rules).unwrap();
+    let rule = |id: &str, quiet: &str| {
+        format!(
+            "- id: {id}\n  title: Frobnicator stalled\n  severity: medium\n  kinds: [mailbox]\n{quiet}  match:\n    contains: 'Frobnicator {id} stalled'\n  tests:\n    match:\n      - text: '2026-03-15 02:00:00,000 WARN  [x] [] misc - Frobnicator {id} stalled'\n    no_match:\n      - text: '2026-03-15 02:00:00,000 WARN  [x] [] misc - Frobnicator {id} started'\n"
+        )
+    };
+    fs::write(
+        rules.join("frob.yaml"),
+        rule("test.slow", "  quiet: 2h\n") + &rule("test.fast", ""),
+    )
+    .unwrap();
+    let log = dir.path().join("mailbox.log");
+    let line = |t: &str, id: &str| {
+        format!("2026-03-15 {t},000 WARN  [x] [] misc - Frobnicator {id} stalled\n")
+    };
+    fs::write(
+        &log,
+        [
+            line("02:00:00", "test.slow"),
+            line("02:00:00", "test.fast"),
+            line("03:00:00", "test.slow"),
+            line("03:00:00", "test.fast"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let r = rules.to_str().unwrap();
+    zkb(
+        &data,
+        &["--rules", r, "scan", "-q", "--store", log.to_str().unwrap()],
+    );
+    let (list, _) = zkb(
+        &data,
+        &["incidents", "list", "--format", "json", "--rule", "test.*"],
+    );
+    let list: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+    let count = |id: &str| list.iter().filter(|i| i["rule"] == id).count();
+    assert_eq!(count("test.slow"), 1, "an hour apart, quiet 2h: {list:#?}");
+    assert_eq!(count("test.fast"), 2, "an hour apart, quiet 30m: {list:#?}");
+    assert!(
+        list.iter().all(|i| i["state"] == "quiet"),
+        "March is long past: {list:#?}"
+    );
+    let slow = list.iter().find(|i| i["rule"] == "test.slow").unwrap();
+    assert_eq!(slow["quiet_since"], "2026-03-15T05:00:00Z");
+    let (human, _) = zkb(&data, &["incidents", "list", "--rule", "test.slow"]);
+    assert!(
+        human.contains("(closed: quiet since 2026-03-15T05:00:00Z)"),
+        "{human}"
+    );
+}

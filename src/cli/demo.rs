@@ -83,11 +83,14 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
         // The demo's rules never change: every batch indexes into `matcher`.
         let mut sink = |_: &Arc<Matcher>, batch: &[Finding], _events: u64| -> io::Result<()> {
             let mut out = stdout.lock();
-            for f in batch {
+            for f in batch
+                .iter()
+                .filter(|f| !super::watch::resolves_only(&matcher, f))
+            {
                 printer.finding(&mut out, f)?;
                 out.flush()?;
+                findings += 1;
             }
-            findings += batch.len() as u64;
             Ok(())
         };
         let verbose = g.verbose;

@@ -204,12 +204,23 @@ fn human(w: &mut impl Write, i: &Incident) -> io::Result<()> {
         i.title,
         i.rule,
         escape(&i.group, false),
-        match (&i.resolved, &i.acked_until) {
-            (Some(t), _) => format!("  (resolved {t})"),
-            (None, Some(u)) => format!("  (acknowledged until {u})"),
-            _ => String::new(),
-        }
+        state_note(i)
     )
+}
+
+/// `  (resolved ...)`, `  (closed: quiet since ...; acknowledged until ...)`, `  (open)`.
+fn state_note(i: &Incident) -> String {
+    let mut parts = Vec::new();
+    match (&i.resolved, &i.quiet_since) {
+        (Some(t), _) => parts.push(format!("resolved {t}")),
+        (None, Some(t)) => parts.push(format!("closed: quiet since {t}")),
+        (None, None) if i.acked_until.is_none() => parts.push("open".to_string()),
+        _ => {}
+    }
+    if let Some(u) = &i.acked_until {
+        parts.push(format!("acknowledged until {u}"));
+    }
+    format!("  ({})", parts.join("; "))
 }
 
 /// `zkb ack ID [--for AGE] [--note TEXT]`.
@@ -481,11 +492,12 @@ fn markdown(d: &crate::report::ReportData) -> String {
     s.push_str(&markdown_glance(d, &clean));
     for i in d.incidents {
         s.push_str(&format!(
-            "## {} {} ({}x, {})\n\n`{}` on {} from {} to {}\n\n```\n{}\n```\n\n",
+            "## {} {} ({}x, {}, {})\n\n`{}` on {} from {} to {}\n\n```\n{}\n```\n\n",
             i.severity.to_uppercase(),
             i.title,
             i.count,
             i.rule,
+            i.state,
             clean(&i.group),
             clean(i.host.as_deref().unwrap_or("-")),
             i.first_seen.as_deref().unwrap_or("-"),

@@ -242,7 +242,10 @@ fn run_lines(
             .iter()
             .filter(|f| host.as_ref().is_none_or(|h| f.host.as_ref() == Some(h)))
         {
-            if human && held.repeat(matcher, f) {
+            if (human && held.repeat(matcher, f)) || resolves_only(matcher, f) {
+                if let Some(note) = alerts.raise(&printer, f) {
+                    eprintln!("zkb: {note}");
+                }
                 continue;
             }
             printer.finding(&mut out, f)?;
@@ -268,6 +271,11 @@ fn run_lines(
         );
     }
     watch::run(opts, rules, scan_opts, stop, &mut sink, &mut say)
+}
+
+/// A match of a `resolve_only` rule: it closes incidents, and is not printed.
+pub(super) fn resolves_only(matcher: &Matcher, f: &Finding) -> bool {
+    f.rule.is_some_and(|r| matcher.rules[r].resolve_only)
 }
 
 /// The expected lines of a maintenance window, printed once per server that is down (the
@@ -326,6 +334,7 @@ pub(super) fn run_dashboard(
         matcher: rules.matcher.clone(),
         kb: printer.kb,
         site,
+        data: opts.data_dir.clone().filter(|_| opts.record),
     };
     std::thread::scope(|s| {
         let watcher = s.spawn(move || {
@@ -380,10 +389,16 @@ impl Alerts<'_> {
         // The expected lines of a maintenance window are held, and the lines that open and
         // close one are said as such: no alert.
         let rule = &printer.matcher.rules[f.rule?];
-        if rule.id == crate::maint::EXPECTED_RULE || rule.maintenance.is_some() {
+        let alerter = self.alerter.as_deref_mut()?;
+        // What a line resolves alerts again when it comes back.
+        let group = crate::scan::group_key(rule, f);
+        for closed in &rule.resolves {
+            alerter.forget(closed, &group);
+        }
+        if rule.id == crate::maint::EXPECTED_RULE || rule.maintenance.is_some() || rule.resolve_only
+        {
             return None;
         }
-        let alerter = self.alerter.as_deref_mut()?;
         alert(alerter, printer, f, self.acks.as_ref())
     }
 }

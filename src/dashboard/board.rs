@@ -20,6 +20,10 @@ pub struct Incident {
     /// Order of the latest finding among all (newest first in the table).
     pub last_seq: u64,
     pub last: Finding,
+    /// Acknowledged with `a`: what the table says (`ack #12 until 01:15`).
+    pub acked: Option<String>,
+    /// When a line that proves recovery came (a rule's `resolves`), until it fires again.
+    pub resolved: Option<jiff::Zoned>,
 }
 
 /// Which incidents are shown.
@@ -69,6 +73,12 @@ impl Board {
                 continue;
             };
             let rule = &rules[r];
+            if !rule.resolves.is_empty() {
+                self.resolve(rules, rule, f);
+            }
+            if rule.resolve_only {
+                continue;
+            }
             self.seq += 1;
             self.by_severity[rule.severity as usize] += 1;
             if let Some(h) = &f.host {
@@ -83,6 +93,7 @@ impl Board {
                     inc.last_seen = now;
                     inc.last_seq = self.seq;
                     inc.last = f.clone();
+                    inc.resolved = None;
                 }
                 None => {
                     self.by_key.insert((r, key.clone()), self.incidents.len());
@@ -93,9 +104,23 @@ impl Board {
                         last_seen: now,
                         last_seq: self.seq,
                         last: f.clone(),
+                        acked: None,
+                        resolved: None,
                     });
                 }
             }
+        }
+    }
+
+    /// Marks the incidents that the finding `f` of `rule` resolves (same group and host).
+    fn resolve(&mut self, rules: &[Rule], rule: &Rule, f: &Finding) {
+        let key = group_key(rule, f);
+        for inc in self
+            .incidents
+            .iter_mut()
+            .filter(|i| i.key == key && rule.resolves.contains(&rules[i.rule].id))
+        {
+            inc.resolved = Some(jiff::Zoned::now());
         }
     }
 
@@ -226,6 +251,55 @@ mod tests {
             "2026-03-01 02:14:07,511 WARN  [qtp1-1] [name=u@example.com;mid={mailbox};] mailbox - Unable to get blob for item {item}\n\
              com.zimbra.cs.mailbox.MailServiceException: missing blob for id: {item}, change: 1"
         )
+    }
+
+    #[test]
+    fn a_delivery_resolves_the_refused_deliveries_and_is_no_row() {
+        let mut set = crate::rules::RuleSet::embedded();
+        set.dedup();
+        let matcher = Matcher::new(set.rules);
+        let opts = ScanOptions::default();
+        let mut m = EventMatcher::new(
+            &matcher,
+            &opts,
+            "zimbra.log".into(),
+            crate::kind::LogKind::Syslog,
+            None,
+        );
+        let mut fs = Vec::new();
+        let refused = "Mar 14 23:10:00 mta1 postfix/lmtp[8812]: 4B1B2C3D4E: to=<a@example.com>, relay=none, delay=3, delays=3/0/0/0, dsn=4.4.1, status=deferred (connect to mbx1.example.com[10.0.0.5]:7025: Connection refused)";
+        let sent = "Mar 14 23:15:00 mta1 postfix/lmtp[8990]: 4B1B2C3D4E: to=<a@example.com>, relay=mbx1.example.com[10.0.0.5]:7025, delay=900, delays=899/0/0.01/0.2, dsn=2.1.5, status=sent (250 2.1.5 Delivery OK)";
+        m.event(refused.as_bytes(), 1, 0, false, &mut fs);
+        let mut board = Board::default();
+        board.add(&matcher.rules, &fs);
+        assert!(board.incidents[0].resolved.is_none());
+        fs.clear();
+        m.event(sent.as_bytes(), 2, 0, false, &mut fs);
+        m.event(
+            b"Mar 14 23:16:00 mta1 postfix/qmgr[1]: x: removed",
+            3,
+            0,
+            false,
+            &mut fs,
+        );
+        board.add(&matcher.rules, &fs);
+        assert_eq!(
+            board.incidents.len(),
+            1,
+            "the delivery is no row of its own"
+        );
+        assert!(board.incidents[0].resolved.is_some());
+        fs.clear();
+        m.event(refused.as_bytes(), 4, 0, false, &mut fs);
+        m.event(
+            b"Mar 14 23:16:00 mta1 postfix/qmgr[1]: x: removed",
+            5,
+            0,
+            false,
+            &mut fs,
+        );
+        board.add(&matcher.rules, &fs);
+        assert!(board.incidents[0].resolved.is_none(), "open again");
     }
 
     #[test]

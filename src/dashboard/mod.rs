@@ -40,7 +40,13 @@ pub struct Context<'a> {
     pub kb: &'a Kb,
     /// A site's per-host tree: the upgrade pane shows where each of its servers stands.
     pub site: Option<std::path::PathBuf>,
+    /// The data dir whose incident store the watch records into (the `a` key acknowledges
+    /// there); `None` without a store.
+    pub data: Option<std::path::PathBuf>,
 }
+
+/// How long the `a` key acknowledges an incident for.
+const ACK_FOR: Duration = Duration::from_secs(2 * 3600);
 
 /// How often the upgrade pane reads the site's zmsetup logs and install histories again.
 const SITE_REFRESH: Duration = Duration::from_secs(2);
@@ -164,6 +170,7 @@ impl App {
             KeyCode::Char('u') => {
                 self.message = Some("no site tree to show an upgrade board for (--site DIR)".into())
             }
+            KeyCode::Char('a') => self.message = Some(self.acknowledge(ctx)),
             KeyCode::Char('s') => self.cycle_severity(),
             KeyCode::Char('h') => self.cycle_host(),
             KeyCode::Down | KeyCode::Char('j') => self.select(1, ctx),
@@ -173,6 +180,41 @@ impl App {
             _ => {}
         }
         Action::Continue
+    }
+
+    /// Acknowledges the selected incident in the store for [`ACK_FOR`]: no more alerts for it,
+    /// here or in `zkb incidents list`. What to say in the key line.
+    fn acknowledge(&mut self, ctx: &Context) -> String {
+        let visible = self.visible(ctx);
+        let Some(&i) = visible.get(self.table.selected().unwrap_or(0)) else {
+            return "no incident to acknowledge".into();
+        };
+        let Some(data) = ctx.data.as_deref() else {
+            return "no incident store (--no-store): nothing to acknowledge in".into();
+        };
+        let inc = &mut self.board.incidents[i];
+        let rule = &ctx.matcher.rules[inc.rule];
+        let key = inc.key.join("\u{1f}");
+        let until = jiff::Timestamp::now() + ACK_FOR;
+        let acked = crate::store::Store::open(data).and_then(|mut s| {
+            s.ack_open(
+                &rule.id,
+                &key,
+                inc.last.host.as_deref(),
+                Some(until.as_millisecond()),
+                "acknowledged in the dashboard",
+            )
+        });
+        match acked {
+            Ok(Some(id)) => {
+                let local = until.to_zoned(jiff::tz::TimeZone::system());
+                let text = format!("ack #{id} until {}", local.strftime("%H:%M"));
+                inc.acked = Some(text.clone());
+                format!("incident {text}: no more alerts for it")
+            }
+            Ok(None) => "not in the store yet: try again in a moment".into(),
+            Err(e) => format!("cannot acknowledge: {e}"),
+        }
     }
 
     fn toggle_pause(&mut self, ctx: &mut Context) {
@@ -312,6 +354,7 @@ mod tests {
             matcher: matcher.clone(),
             kb: &kb,
             site: None,
+            data: None,
         };
         let mut app = App::new();
         assert!(matches!(
@@ -347,6 +390,61 @@ mod tests {
     }
 
     #[test]
+    fn a_acknowledges_the_selected_incident_in_the_store() {
+        let mut set = crate::rules::RuleSet::embedded();
+        set.dedup();
+        let matcher = Arc::new(Matcher::new(set.rules));
+        let kb = Kb::embedded();
+        let dir = tempfile::tempdir().unwrap();
+        let mut ctx = Context {
+            matcher: matcher.clone(),
+            kb: &kb,
+            site: None,
+            data: Some(dir.path().to_path_buf()),
+        };
+        let opts = ScanOptions::default();
+        let mut m = EventMatcher::new(
+            &matcher,
+            &opts,
+            "mailbox.log".into(),
+            crate::kind::LogKind::Mailbox,
+            Some("mbx1".into()),
+        );
+        let mut findings = Vec::new();
+        m.event(BLOB.as_bytes(), 1, 0, false, &mut findings);
+        let mut app = App::new();
+        key(&mut app, &mut ctx, 'a');
+        assert_eq!(app.message.as_deref(), Some("no incident to acknowledge"));
+        app.apply(Update::Round(findings.clone(), 1), &mut ctx);
+        key(&mut app, &mut ctx, 'a');
+        assert!(
+            app.message
+                .as_deref()
+                .unwrap()
+                .contains("not in the store yet"),
+            "{:?}",
+            app.message
+        );
+        let mut store = crate::store::Store::open(dir.path()).unwrap();
+        store.add("mailbox.log", &matcher.rules, &findings).unwrap();
+        key(&mut app, &mut ctx, 'a');
+        assert!(
+            app.message
+                .as_deref()
+                .unwrap()
+                .starts_with("incident ack #1 until"),
+            "{:?}",
+            app.message
+        );
+        let rule = &matcher.rules[findings[0].rule.unwrap()];
+        let group = crate::scan::group_key(rule, &findings[0]).join("\u{1f}");
+        assert!(store.acked(&rule.id, &group, Some("mbx1")));
+        app.message = None;
+        let s = screen(&mut app, &ctx, 140, 30);
+        assert!(s.contains("[ack #1 until"), "{s}");
+    }
+
+    #[test]
     fn an_incident_shows_with_its_fix_and_the_keys_work() {
         let mut set = crate::rules::RuleSet::embedded();
         set.dedup();
@@ -356,6 +454,7 @@ mod tests {
             matcher: matcher.clone(),
             kb: &kb,
             site: None,
+            data: None,
         };
         let opts = ScanOptions::default();
         let mut m = EventMatcher::new(

@@ -115,7 +115,11 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, ctx: &Context, visib
                 Cell::from(inc.count.to_string()),
                 Cell::from(inc.last_seen.strftime("%H:%M:%S").to_string()),
                 Cell::from(inc.last.host.clone().unwrap_or_else(|| "-".into())),
-                Cell::from(rule.title.clone()),
+                Cell::from(match (&inc.resolved, &inc.acked) {
+                    (Some(t), _) => format!("[resolved {}] {}", t.strftime("%H:%M:%S"), rule.title),
+                    (None, Some(a)) => format!("[{a}] {}", rule.title),
+                    (None, None) => rule.title.clone(),
+                }),
                 Cell::from(group.join(" ")),
             ])
         })
@@ -292,7 +296,7 @@ fn draw_keys(frame: &mut Frame, area: Rect, app: &App) {
         } else {
             String::new()
         };
-        format!("{learn}↑↓ select  PgUp/PgDn fix  s severity  h host  / search  p pause  u upgrade  ? keys  q quit")
+        format!("{learn}↑↓ select  PgUp/PgDn fix  s severity  h host  / search  a ack  p pause  u upgrade  ? keys  q quit")
     };
     frame.render_widget(
         Paragraph::new(text).style(Style::default().add_modifier(Modifier::DIM)),
@@ -303,7 +307,7 @@ fn draw_keys(frame: &mut Frame, area: Rect, app: &App) {
 fn draw_help(frame: &mut Frame) {
     let area = frame.area();
     let w = area.width.min(60);
-    let h = area.height.min(18);
+    let h = area.height.min(19);
     let rect = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -317,6 +321,7 @@ fn draw_help(frame: &mut Frame) {
         Line::from("h             host (cycles through the hosts seen)"),
         Line::from("/             search rule, title, group or event"),
         Line::from("p             pause the view (findings are kept)"),
+        Line::from("a             acknowledge the incident for 2 h: no more alerts"),
         Line::from("L             learn a rule from the latest unknown error"),
         Line::from("u             the upgrade board of the site (shows / hides)"),
         Line::from("?             this help"),

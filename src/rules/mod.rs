@@ -231,6 +231,8 @@ pub struct Rule {
     pub resolves: Vec<String>,
     /// See [`RuleSpec::resolve_only`].
     pub resolve_only: bool,
+    /// See [`RuleSpec::quiet`].
+    pub quiet: Option<Duration>,
     /// See [`RuleSpec::expected_during`].
     pub expected_during: Vec<Expected>,
     /// See [`RuleSpec::maintenance`].
@@ -278,6 +280,13 @@ impl Rule {
                 "resolve_only needs the rules it resolves (resolves: [...])".into(),
             ));
         }
+        let quiet = match spec.quiet.as_deref() {
+            None => None,
+            Some(q) => match parse_duration(q) {
+                Some(d) if !d.is_zero() => Some(d),
+                _ => return Err(err(format!("bad quiet time {q:?} (use 30m, 2h)"))),
+            },
+        };
         let node = Node::compile(&spec.matcher).map_err(err)?;
         let threshold = match &spec.threshold {
             None => None,
@@ -301,6 +310,7 @@ impl Rule {
             kb: spec.kb,
             resolves: spec.resolves,
             resolve_only: spec.resolve_only,
+            quiet,
             expected_during: spec.expected_during,
             maintenance: spec.maintenance,
             probes: spec.probes,

@@ -73,6 +73,10 @@ pub struct RuleSpec {
     /// (a delivery that went through proves recovery, but every delivery is no incident).
     #[serde(default)]
     pub resolve_only: bool,
+    /// An incident of the rule not seen for this long is closed (`30m`, `2h`; default 30m), and
+    /// the next occurrence opens a new one.
+    #[serde(default)]
+    pub quiet: Option<String>,
     /// Situations in which the rule's lines are expected rather than a problem: `maintenance`
     /// (a server of the site stopped on purpose, see `maintenance` and `zkb maint`).
     #[serde(default)]

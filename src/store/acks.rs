@@ -22,6 +22,36 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Acknowledges the open incident of `rule` with this group key and host (the dashboard's
+    /// `a` key, which knows incidents by their rule and group); its id, or `None` when the
+    /// store has no such open incident.
+    pub fn ack_open(
+        &mut self,
+        rule: &str,
+        group_key: &str,
+        host: Option<&str>,
+        until_ms: Option<i64>,
+        note: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM incidents
+                 WHERE rule = ?1 AND group_key = ?2 AND COALESCE(host, '') = COALESCE(?3, '')
+                   AND resolved_ms IS NULL
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![rule, group_key, host], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        match id {
+            Some(id) => Ok(self.ack(id, until_ms, note)?.then_some(id)),
+            None => Ok(None),
+        }
+    }
+
     /// Whether the open incident of `rule` with this group key and host is acknowledged now.
     pub fn acked(&self, rule: &str, group_key: &str, host: Option<&str>) -> bool {
         let now = jiff::Timestamp::now().as_millisecond();

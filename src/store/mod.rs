@@ -30,7 +30,7 @@ pub use record::{Added, Batch};
 /// Occurrences further apart than this start a new incident.
 pub const GAP_MS: i64 = 30 * 60 * 1000;
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE incidents (
@@ -90,6 +90,10 @@ const SCHEMA_V5: &str = "CREATE TABLE maintenance (
     reason TEXT NOT NULL,
     source TEXT NOT NULL
 );";
+
+/// v6: each incident keeps its rule's quiet time (see `quiet` in rules): not seen for that
+/// long, it is closed.
+const SCHEMA_V6: &str = "ALTER TABLE incidents ADD COLUMN quiet_ms INTEGER;";
 
 const SCHEMA_V2: &str = "
 ALTER TABLE incidents ADD COLUMN first_ts TEXT;
@@ -205,6 +209,25 @@ pub struct Incident {
     /// Acknowledged (`zkb ack`) and still in force: until when (`forever` for no end).
     pub acked_until: Option<String>,
     pub ack_note: Option<String>,
+    /// Closed because it was not seen for its rule's quiet time: since when.
+    pub quiet_since: Option<String>,
+    /// `open`, `resolved` (by a line that proves recovery), `quiet` (not seen for its quiet
+    /// time) or `acknowledged`.
+    pub state: &'static str,
+}
+
+impl Incident {
+    pub(crate) fn state_of(&self) -> &'static str {
+        if self.resolved.is_some() {
+            "resolved"
+        } else if self.quiet_since.is_some() {
+            "quiet"
+        } else if self.acked_until.is_some() {
+            "acknowledged"
+        } else {
+            "open"
+        }
+    }
 }
 
 /// The store, open.
@@ -248,6 +271,7 @@ impl Store {
             (3, SCHEMA_V3),
             (4, SCHEMA_V4),
             (5, SCHEMA_V5),
+            (6, SCHEMA_V6),
         ];
         for (to, sql) in steps.iter().filter(|(to, _)| *to > version) {
             let tx = conn.transaction().map_err(err)?;

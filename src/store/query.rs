@@ -381,7 +381,12 @@ const SELECT: &str = "SELECT incidents.id, rule, title, severity, host, group_ke
     (SELECT CASE WHEN a.ack_severity = incidents.severity AND (a.ack_until_ms IS NULL
         OR a.ack_until_ms > CAST(strftime('%s', 'now') AS INTEGER) * 1000)
         THEN COALESCE(a.ack_until_ms, -1) END FROM acks a WHERE a.incident = incidents.id),
-    (SELECT a.ack_note FROM acks a WHERE a.incident = incidents.id) FROM incidents";
+    (SELECT a.ack_note FROM acks a WHERE a.incident = incidents.id),
+    -- quiet: not seen for its quiet time (1800000 ms is GAP_MS, for incidents stored before v6)
+    CASE WHEN resolved_ms IS NULL AND last_ms IS NOT NULL
+        AND last_ms + COALESCE(quiet_ms, 1800000) < CAST(strftime('%s', 'now') AS INTEGER) * 1000
+        THEN last_ms + COALESCE(quiet_ms, 1800000) END
+    FROM incidents";
 
 /// An instant shown in the zone offset it was written in (UTC when that is not known).
 fn zoned_text(ms: Option<i64>, tz: Option<i32>) -> Option<String> {
@@ -405,7 +410,7 @@ fn shown_time(written: Option<String>, ms: Option<i64>) -> Option<String> {
 fn incident_row(row: &rusqlite::Row) -> rusqlite::Result<Incident> {
     let kb: String = row.get(9)?;
     let group: String = row.get(5)?;
-    Ok(Incident {
+    let mut incident = Incident {
         id: row.get(0)?,
         rule: row.get(1)?,
         title: row.get(2)?,
@@ -436,7 +441,14 @@ fn incident_row(row: &rusqlite::Row) -> rusqlite::Result<Incident> {
                 .unwrap_or_default(),
         }),
         ack_note: row.get(17)?,
-    })
+        quiet_since: row
+            .get::<_, Option<i64>>(18)?
+            .and_then(|m| jiff::Timestamp::from_millisecond(m).ok())
+            .map(|t| t.to_string()),
+        state: "",
+    };
+    incident.state = incident.state_of();
+    Ok(incident)
 }
 
 /// The directory all values lie under, when there are several and each is an absolute path

@@ -176,7 +176,8 @@ fn add_occurrence(
         return Ok(false);
     }
     let fields = json(&f.fields.iter().cloned().collect::<BTreeMap<_, _>>());
-    let id = match find_group(tx, Group::Incident, &rule.id, &key, ts_ms)? {
+    let quiet = quiet_ms(rule);
+    let id = match find_group(tx, Group::Incident, &rule.id, &key, ts_ms, quiet)? {
         Some(id) => {
             widen(tx, Group::Incident, id, ts_ms, ts.as_deref())?;
             let samples: i64 = tx
@@ -190,8 +191,9 @@ fn add_occurrence(
         None => {
             tx.prepare_cached(
                 "INSERT INTO incidents (rule, group_key, host, severity, title, kb, first_ms,
-                    last_ms, first_ts, last_ts, count, sample_file, sample_line, sample, samples)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, 1, ?9, ?10, ?11, 0)",
+                    last_ms, first_ts, last_ts, count, sample_file, sample_line, sample, samples,
+                    quiet_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, 1, ?9, ?10, ?11, 0, ?12)",
             )?
             .execute(params![
                 rule.id,
@@ -205,6 +207,7 @@ fn add_occurrence(
                 f.file,
                 f.line as i64,
                 f.text,
+                quiet,
             ])?;
             let id = tx.last_insert_rowid();
             tx.prepare_cached(
@@ -280,7 +283,7 @@ fn add_unknown(tx: &Transaction, source: i64, f: &Finding) -> rusqlite::Result<b
     let template = template_of(f);
     let host = f.host.clone().unwrap_or_default();
     let (ts_ms, tz, ts) = ts_of(f);
-    let id = match find_group(tx, Group::Unknown, &template, &host, ts_ms)? {
+    let id = match find_group(tx, Group::Unknown, &template, &host, ts_ms, GAP_MS)? {
         Some(id) => {
             widen(tx, Group::Unknown, id, ts_ms, ts.as_deref())?;
             id
@@ -362,12 +365,18 @@ impl Group {
 
 /// The group an occurrence at `ts_ms` joins: the latest with its key whose occurrences come
 /// within [`GAP_MS`] (or, without times, the latest one).
+/// How long an incident of `rule` may go unseen before it is closed.
+fn quiet_ms(rule: &Rule) -> i64 {
+    rule.quiet.map_or(GAP_MS, |d| d.as_millis() as i64)
+}
+
 fn find_group(
     tx: &Transaction,
     group: Group,
     value: &str,
     key: &str,
     ts_ms: Option<i64>,
+    gap_ms: i64,
 ) -> rusqlite::Result<Option<i64>> {
     let (table, (column, key_column)) = (group.table(), group.key());
     match ts_ms {
@@ -378,7 +387,7 @@ fn find_group(
                  ORDER BY last_ms DESC LIMIT 1",
                 open = group.open_only()
             ))?
-            .query_row(params![value, key, ts, GAP_MS], |r| r.get(0))
+            .query_row(params![value, key, ts, gap_ms], |r| r.get(0))
             .optional(),
         None => tx
             .prepare_cached(&format!(

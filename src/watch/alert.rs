@@ -50,6 +50,12 @@ impl Alerter {
         )
     }
 
+    /// The incident of `rule` in `group` was resolved: its next finding is a new incident and
+    /// alerts again.
+    pub fn forget(&mut self, rule: &str, group: &[String]) {
+        self.seen.remove(&(rule.to_string(), group.to_vec()));
+    }
+
     /// A finding of `rule` in `group`; runs the command if the incident is new. Returns what
     /// is worth saying (a failure to start, incidents dropped by the limit).
     pub fn finding(

@@ -430,7 +430,7 @@ impl Watch<'_> {
                 if let Journal::Store(store) = &mut self.journal {
                     keep_windows(store, changes, say);
                 }
-                found.sort(source, self.asked, &matcher.rules);
+                found.sort(source, self.asked);
                 found.take_after(m, source, false);
             }
             for id in &round.closed {
@@ -540,13 +540,11 @@ impl Found {
 
     /// Sorts the findings of one event: rule findings are shown (with the context the caller
     /// asked for) and recorded; error events no rule knew are recorded only, unless asked for.
-    fn sort(&mut self, source: &Arc<str>, asked: &ScanOptions, rules: &[crate::rules::Rule]) {
+    fn sort(&mut self, source: &Arc<str>, asked: &ScanOptions) {
         for f in self.fresh.drain(..) {
-            let shown = match f.rule {
-                Some(r) => !rules[r].resolve_only,
-                None => asked.unmatched,
-            };
-            if shown {
+            // Matches of `resolve_only` rules go to the sink too (the dashboard marks what
+            // they resolve, the alerts forget it); it prints none of them.
+            if f.rule.is_some() || asked.unmatched {
                 let mut shown = f.clone();
                 if shown.before.len() > asked.before {
                     let extra = shown.before.len() - asked.before;
