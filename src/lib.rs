@@ -5,6 +5,7 @@
 //! rules an event matches, [`kb`] supplies the fixes, [`scan`] runs the whole pipeline over
 //! files, and [`output`] prints what was found.
 
+pub mod baseline;
 pub mod board;
 pub mod check;
 pub mod cli;

@@ -242,6 +242,35 @@ impl<'a> Printer<'a> {
         }
     }
 
+    /// A finding with its change against the baseline (`NEW`, `×3.5`): a `baseline` key in
+    /// JSON, a tag before the title in human output.
+    pub fn finding_marked(
+        &self,
+        w: &mut impl Write,
+        f: &Finding,
+        mark: Option<&str>,
+    ) -> io::Result<()> {
+        let Some(mark) = mark else {
+            return self.finding(w, f);
+        };
+        match self.format {
+            Format::Json => {
+                let rule = f.rule.map(|i| &self.matcher.rules[i]);
+                let json = json_finding(f, rule, self.kb, self.release(f));
+                let mut v = serde_json::to_value(&json).map_err(io::Error::other)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("baseline".into(), mark.into());
+                }
+                serde_json::to_writer(&mut *w, &v)?;
+                writeln!(w)
+            }
+            Format::Human => {
+                write!(w, "[{mark}] ")?;
+                self.finding(w, f)
+            }
+        }
+    }
+
     /// The release the finding's host runs: from the event itself (jar versions in a stack
     /// trace), else from the host's installer logs.
     pub fn release(&self, f: &Finding) -> Option<Version> {

@@ -119,13 +119,16 @@ pub fn run(g: &Global, a: &DemoArgs) -> Result<Outcome> {
                     rules,
                     &scan_opts,
                     &printer,
-                    super::watch::Alerts {
-                        alerter: None,
-                        acks: None,
-                        only_host: None,
+                    super::watch::Outputs {
+                        alerts: super::watch::Alerts {
+                            alerter: None,
+                            acks: None,
+                            only_host: None,
+                        },
+                        site: Some(dir.clone()),
+                        baseline: None,
                     },
                     stop,
-                    Some(dir.clone()),
                 )
             } else {
                 watch::run(&opts, rules, &scan_opts, stop, &mut sink, &mut say)

@@ -21,6 +21,7 @@ use crate::search::KbIndex;
 use crate::state;
 use crate::{check, explain, sources};
 
+mod baseline;
 mod config;
 mod demo;
 mod diff;
@@ -130,6 +131,12 @@ pub enum Command {
     /// Read-only checks before an upgrade: every store/index/HSM volume on a filesystem that
     /// comes back at boot, the licence file, free space. Exit 1 when one fails.
     Preflight(preflight::PreflightArgs),
+    /// The ordinary rates of the site (per rule, unknown template and host) from the store or
+    /// rotated logs, for `zkb watch --baseline`.
+    Baseline {
+        #[command(subcommand)]
+        command: baseline::BaselineCommand,
+    },
     /// What changed between two windows of the incident store: NEW first, then rates that
     /// moved, GONE; chronic problems at their usual rate folded away.
     Diff(diff::DiffArgs),
@@ -223,6 +230,10 @@ pub struct ScanArgs {
     /// are kept too; with -B/-A, the samples keep that context.
     #[arg(long)]
     pub store: bool,
+    /// Print no findings: with --store, only record them (a daily timer, or the rotated logs
+    /// of a baseline); the summary still goes to stderr unless -q.
+    #[arg(long)]
+    pub no_output: bool,
     /// Cut plain files into pieces of about this many bytes for parallel scanning (0: never).
     #[arg(long, hide = true, value_name = "BYTES")]
     pub segment_size: Option<u64>,
@@ -362,6 +373,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Maint { command } => maint::run(g, command),
         Command::Unknown(a) => learn::unknown(g, a),
         Command::Diff(a) => diff::run(g, a),
+        Command::Baseline { command } => baseline::run(g, command),
         Command::Preflight(a) => preflight::run(g, a),
         Command::Status(a) => status::run(g, a),
         Command::Learn(a) => learn::learn(g, a),
@@ -614,7 +626,7 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
                 Some(i) => summary.add(i, &matcher.rules[i]),
                 None => summary.unmatched += 1,
             }
-            if write_failed.is_none() {
+            if write_failed.is_none() && !a.no_output {
                 if let Err(e) = printer.finding(&mut out, f) {
                     write_failed = Some(e);
                 }

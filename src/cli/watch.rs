@@ -8,11 +8,12 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::{load, parse_severity, time_zone, Global, Outcome};
 use crate::dashboard::{self, Update};
+use crate::diff::Change;
 use crate::matcher::Matcher;
 use crate::output::{escape, Format, Printer};
 use crate::rules::{parse_duration, Severity};
@@ -94,6 +95,10 @@ pub struct WatchArgs {
     /// `<root>` of a target such as `<root>/*/*.log`.
     #[arg(long, value_name = "DIR")]
     pub site: Option<PathBuf>,
+    /// Mark each finding against the baseline (`zkb baseline build`; default: baseline.json in
+    /// the data dir, or `--baseline=FILE`): NEW or ×N, those at their usual rate folded away.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub baseline: Option<Option<PathBuf>>,
     /// Stream findings as lines even on a terminal.
     #[arg(long)]
     pub no_tui: bool,
@@ -191,6 +196,18 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
     } else {
         None
     };
+    let baseline = match &a.baseline {
+        None => None,
+        Some(file) => {
+            let path = match file {
+                Some(f) => f.clone(),
+                None => super::baseline::default_path(g)?,
+            };
+            let b = crate::baseline::Baseline::load(&path)
+                .context("--baseline (build one with `zkb baseline build`)")?;
+            Some(b)
+        }
+    };
     let mut alerter = exec.map(|cmd| Alerter::new(cmd, a.exec_per_minute));
     let dashboard = a.tui || (!a.no_tui && g.format == Format::Human && io::stdout().is_terminal());
     let alerts = Alerts {
@@ -204,10 +221,19 @@ pub fn run(g: &Global, a: &WatchArgs) -> Result<Outcome> {
             unmatched: true,
             ..scan_opts.clone()
         };
-        let site = a.site.clone().or_else(|| site_root(&opts.targets));
-        run_dashboard(&opts, rules, &scan_opts, &printer, alerts, stop, site)
+        let out = Outputs {
+            alerts,
+            site: a.site.clone().or_else(|| site_root(&opts.targets)),
+            baseline,
+        };
+        run_dashboard(&opts, rules, &scan_opts, &printer, out, stop)
     } else {
-        run_lines(g, &opts, rules, &scan_opts, &printer, alerts, stop)
+        let out = Outputs {
+            alerts,
+            site: None,
+            baseline,
+        };
+        run_lines(g, &opts, rules, &scan_opts, &printer, out, stop)
     };
     if let Some(alerter) = alerter.as_mut() {
         alerter.finish(Duration::from_secs(5));
@@ -226,12 +252,19 @@ fn run_lines(
     rules: watch::Rules,
     scan_opts: &ScanOptions,
     printer: &Printer,
-    mut alerts: Alerts,
+    out: Outputs,
     stop: &AtomicBool,
 ) -> io::Result<()> {
+    let Outputs {
+        mut alerts,
+        baseline: views_baseline,
+        ..
+    } = out;
     let host = alerts.only_host.clone();
     let human = g.format == Format::Human;
     let mut held = Held::default();
+    let mut baseline = views_baseline.as_ref().map(crate::baseline::Live::new);
+    let mut folded = 0u64;
     let stdout = io::stdout();
     let rule_count = rules.matcher.rules.len();
     let mut sink = |matcher: &Arc<Matcher>, findings: &[Finding], _events: u64| {
@@ -248,7 +281,12 @@ fn run_lines(
                 }
                 continue;
             }
-            printer.finding(&mut out, f)?;
+            let change = baseline.as_mut().and_then(|b| against(b, matcher, f));
+            if change == Some(Change::Same) {
+                folded += 1;
+                continue;
+            }
+            printer.finding_marked(&mut out, f, change.map(Change::label).as_deref())?;
             out.flush()?;
             if let Some(note) = alerts.raise(&printer, f) {
                 eprintln!("zkb: {note}");
@@ -270,7 +308,26 @@ fn run_lines(
             opts.targets.len(),
         );
     }
-    watch::run(opts, rules, scan_opts, stop, &mut sink, &mut say)
+    let result = watch::run(opts, rules, scan_opts, stop, &mut sink, &mut say);
+    if folded > 0 && !quiet {
+        eprintln!("zkb: {folded} finding(s) at their usual rate against the baseline folded away");
+    }
+    result
+}
+
+/// The finding's change against the baseline (rule findings only).
+fn against(b: &mut crate::baseline::Live, matcher: &Matcher, f: &Finding) -> Option<Change> {
+    let rule = &matcher.rules[f.rule?];
+    let ts = f.parsed.ts.as_ref().map(|z| z.timestamp().as_millisecond());
+    Some(b.mark(&rule.id, f.host.as_deref(), ts))
+}
+
+/// Where a watch's findings go besides the screen: the alerts, the upgrade board of a site
+/// (dashboard), and the baseline that they are marked against.
+pub(super) struct Outputs<'a> {
+    pub alerts: Alerts<'a>,
+    pub site: Option<PathBuf>,
+    pub baseline: Option<crate::baseline::Baseline>,
 }
 
 /// A match of a `resolve_only` rule: it closes incidents, and is not printed.
@@ -325,16 +382,21 @@ pub(super) fn run_dashboard(
     rules: watch::Rules,
     scan_opts: &ScanOptions,
     printer: &Printer,
-    mut alerts: Alerts,
+    out: Outputs,
     stop: &AtomicBool,
-    site: Option<PathBuf>,
 ) -> io::Result<()> {
+    let Outputs {
+        mut alerts,
+        site,
+        baseline,
+    } = out;
     let (tx, rx) = mpsc::channel();
     let ctx = dashboard::Context {
         matcher: rules.matcher.clone(),
         kb: printer.kb,
         site,
         data: opts.data_dir.clone().filter(|_| opts.record),
+        baseline,
     };
     std::thread::scope(|s| {
         let watcher = s.spawn(move || {

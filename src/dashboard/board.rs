@@ -4,6 +4,8 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::baseline::Live;
+use crate::diff::Change;
 use crate::rules::{Rule, Severity};
 use crate::scan::{group_key, Finding};
 
@@ -24,6 +26,8 @@ pub struct Incident {
     pub acked: Option<String>,
     /// When a line that proves recovery came (a rule's `resolves`), until it fires again.
     pub resolved: Option<jiff::Zoned>,
+    /// Against the baseline (`watch --baseline`): the latest finding's change.
+    pub change: Option<Change>,
 }
 
 /// Which incidents are shown.
@@ -61,6 +65,8 @@ pub struct Board {
     /// Error events no rule knew (watched with the store, or `--unmatched`), and the latest.
     pub unknown: u64,
     pub last_unknown: Option<Finding>,
+    /// `watch --baseline`: marks each finding NEW, ×N or usual; the usual ones are folded.
+    pub baseline: Option<Live>,
 }
 
 impl Board {
@@ -86,6 +92,10 @@ impl Board {
             }
             let key = group_key(rule, f);
             let now = jiff::Zoned::now();
+            let change = self.baseline.as_mut().map(|b| {
+                let ts = f.parsed.ts.as_ref().map(|z| z.timestamp().as_millisecond());
+                b.mark(&rule.id, f.host.as_deref(), ts)
+            });
             match self.by_key.get(&(r, key.clone())) {
                 Some(&i) => {
                     let inc = &mut self.incidents[i];
@@ -94,6 +104,7 @@ impl Board {
                     inc.last_seq = self.seq;
                     inc.last = f.clone();
                     inc.resolved = None;
+                    inc.change = change;
                 }
                 None => {
                     self.by_key.insert((r, key.clone()), self.incidents.len());
@@ -106,6 +117,7 @@ impl Board {
                         last: f.clone(),
                         acked: None,
                         resolved: None,
+                        change,
                     });
                 }
             }
@@ -204,16 +216,31 @@ impl Board {
                         .as_ref()
                         .is_none_or(|h| inc.last.host.as_ref() == Some(h))
                     && (needle.is_empty() || matches_search(inc, rule, &needle))
+                    && inc.change != Some(Change::Same)
             })
             .collect();
+        // NEW first, then risen, against the baseline; then the worst, the newest.
         out.sort_by_key(|&i| {
             let inc = &self.incidents[i];
             (
+                match inc.change {
+                    Some(Change::New) => 0,
+                    Some(Change::Up(_)) => 1,
+                    _ => 2,
+                },
                 std::cmp::Reverse(rules[inc.rule].severity),
                 std::cmp::Reverse(inc.last_seq),
             )
         });
         out
+    }
+
+    /// Incidents folded away as usual against the baseline.
+    pub fn folded(&self) -> usize {
+        self.incidents
+            .iter()
+            .filter(|i| i.change == Some(Change::Same))
+            .count()
     }
 }
 
@@ -300,6 +327,39 @@ mod tests {
         );
         board.add(&matcher.rules, &fs);
         assert!(board.incidents[0].resolved.is_none(), "open again");
+    }
+
+    #[test]
+    fn against_a_baseline_new_comes_first_and_the_usual_is_folded() {
+        let mut set = crate::rules::RuleSet::embedded();
+        set.dedup();
+        let matcher = Matcher::new(set.rules);
+        let usual = crate::store::counts::Count {
+            subject: crate::store::counts::Subject::Rule("store.missing-blob-for-id".into()),
+            host: Some("mbx1".into()),
+            title: String::new(),
+            severity: "critical".into(),
+            count: 48,
+            groups: 1,
+            first_ms: None,
+            last_ms: None,
+        };
+        let b = crate::baseline::Baseline::from_counts(&[usual], 0, 24 * 3_600_000);
+        let mut board = Board {
+            baseline: Some(Live::new(&b)),
+            ..Board::default()
+        };
+        let old = blob(1, 5);
+        let fs = findings(&matcher, &[&old]);
+        board.add(&matcher.rules, &fs);
+        assert_eq!(board.folded(), 1, "the chronic blob at its usual rate");
+        assert!(board.visible(&matcher.rules, &Filter::default()).is_empty());
+        let new_blob = "2025-08-21 13:50:01,123 WARN  [qtp1-1] [name=a@example.com;] mailbox - No such blob: mailbox=9, item=1, change=1";
+        let fresh = findings(&matcher, &[new_blob]);
+        board.add(&matcher.rules, &fresh);
+        let visible = board.visible(&matcher.rules, &Filter::default());
+        assert_eq!(visible.len(), 1);
+        assert_eq!(board.incidents[visible[0]].change, Some(Change::New));
     }
 
     #[test]

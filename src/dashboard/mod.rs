@@ -43,6 +43,8 @@ pub struct Context<'a> {
     /// The data dir whose incident store the watch records into (the `a` key acknowledges
     /// there); `None` without a store.
     pub data: Option<std::path::PathBuf>,
+    /// `watch --baseline`: findings are marked against it, the usual ones folded.
+    pub baseline: Option<crate::baseline::Baseline>,
 }
 
 /// How long the `a` key acknowledges an incident for.
@@ -275,6 +277,7 @@ fn event_loop(
     ctx: &mut Context,
 ) -> std::io::Result<()> {
     let mut app = App::new();
+    app.board.baseline = ctx.baseline.take().map(|b| crate::baseline::Live::new(&b));
     while !stop.load(Ordering::Relaxed) {
         while let Ok(u) = updates.try_recv() {
             app.apply(u, ctx);
@@ -355,6 +358,7 @@ mod tests {
             kb: &kb,
             site: None,
             data: None,
+            baseline: None,
         };
         let mut app = App::new();
         assert!(matches!(
@@ -401,6 +405,7 @@ mod tests {
             kb: &kb,
             site: None,
             data: Some(dir.path().to_path_buf()),
+            baseline: None,
         };
         let opts = ScanOptions::default();
         let mut m = EventMatcher::new(
@@ -455,6 +460,7 @@ mod tests {
             kb: &kb,
             site: None,
             data: None,
+            baseline: None,
         };
         let opts = ScanOptions::default();
         let mut m = EventMatcher::new(

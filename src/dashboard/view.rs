@@ -115,11 +115,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, ctx: &Context, visib
                 Cell::from(inc.count.to_string()),
                 Cell::from(inc.last_seen.strftime("%H:%M:%S").to_string()),
                 Cell::from(inc.last.host.clone().unwrap_or_else(|| "-".into())),
-                Cell::from(match (&inc.resolved, &inc.acked) {
-                    (Some(t), _) => format!("[resolved {}] {}", t.strftime("%H:%M:%S"), rule.title),
-                    (None, Some(a)) => format!("[{a}] {}", rule.title),
-                    (None, None) => rule.title.clone(),
-                }),
+                Cell::from(title_cell(inc, rule)),
                 Cell::from(group.join(" ")),
             ])
         })
@@ -282,6 +278,25 @@ fn draw_upgrade(frame: &mut Frame, area: Rect, b: &crate::board::Board) {
     frame.render_widget(Paragraph::new(lines), findings);
 }
 
+/// The problem column: the rule's title, after what is known of the incident (NEW or ×N against
+/// the baseline, resolved, acknowledged).
+fn title_cell(inc: &crate::dashboard::board::Incident, rule: &crate::rules::Rule) -> String {
+    let mut tags = Vec::new();
+    if let Some(c @ (crate::diff::Change::New | crate::diff::Change::Up(_))) = inc.change {
+        tags.push(c.label());
+    }
+    if let Some(t) = &inc.resolved {
+        tags.push(format!("resolved {}", t.strftime("%H:%M:%S")));
+    } else if let Some(a) = &inc.acked {
+        tags.push(a.clone());
+    }
+    if tags.is_empty() {
+        rule.title.clone()
+    } else {
+        format!("[{}] {}", tags.join(", "), rule.title)
+    }
+}
+
 fn draw_keys(frame: &mut Frame, area: Rect, app: &App) {
     let text = if app.searching {
         format!(
@@ -291,11 +306,15 @@ fn draw_keys(frame: &mut Frame, area: Rect, app: &App) {
     } else if let Some(m) = &app.message {
         m.clone()
     } else {
-        let learn = if app.board.unknown > 0 {
+        let mut learn = if app.board.unknown > 0 {
             format!("{} unknown errors, L learn the latest  ", app.board.unknown)
         } else {
             String::new()
         };
+        let folded = app.board.folded();
+        if folded > 0 {
+            learn = format!("{folded} at their usual rate folded  {learn}");
+        }
         format!("{learn}↑↓ select  PgUp/PgDn fix  s severity  h host  / search  a ack  p pause  u upgrade  ? keys  q quit")
     };
     frame.render_widget(

@@ -53,6 +53,20 @@ impl Store {
         Ok(out)
     }
 
+    /// The first and last occurrence times stored (rule findings and unknown events), if any.
+    pub fn occurrence_span(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT MIN(t), MAX(t) FROM (
+                    SELECT ts_ms AS t FROM occurrences WHERE ts_ms IS NOT NULL
+                    UNION ALL SELECT ts_ms FROM unknown_events WHERE ts_ms IS NOT NULL)",
+                [],
+                |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?)),
+            )
+            .map(|(a, b)| a.zip(b))
+            .map_err(|e| self.err(e))
+    }
+
     fn counts(
         &self,
         sql: &str,
