@@ -107,6 +107,7 @@ impl Baseline {
 /// Marks findings against a baseline as they come: each subject's count in the watch, over the
 /// span of log time the watch has seen (at least an hour, so a first burst is not a rate).
 pub struct Live {
+    entries: Vec<Entry>,
     rates: HashMap<(String, Option<String>), f64>,
     counts: HashMap<(String, Option<String>), i64>,
     first_ms: Option<i64>,
@@ -116,6 +117,7 @@ pub struct Live {
 impl Live {
     pub fn new(b: &Baseline) -> Live {
         Live {
+            entries: b.entries.clone(),
             rates: b
                 .entries
                 .iter()
@@ -125,6 +127,25 @@ impl Live {
             first_ms: None,
             last_ms: None,
         }
+    }
+
+    /// Rule subjects of the baseline that the watch has not seen although, at their usual
+    /// rate, at least [`crate::diff::MIN_CHANGE`] were due in the log time it covered: GONE.
+    pub fn gone(&self) -> Vec<&Entry> {
+        let hours = match (self.first_ms, self.last_ms) {
+            (Some(f), Some(l)) => (l - f) as f64 / 3_600_000.0,
+            _ => 0.0,
+        };
+        self.entries
+            .iter()
+            .filter(|e| e.kind == "rule")
+            .filter(|e| {
+                !self
+                    .counts
+                    .contains_key(&(e.subject.clone(), e.host.clone()))
+            })
+            .filter(|e| e.per_hour * hours >= crate::diff::MIN_CHANGE)
+            .collect()
     }
 
     /// Counts one finding of `subject` on `host` at `ts_ms` and says how it stands.

@@ -17,6 +17,13 @@ fn chronic(day: u32, h: u32, m: u32) -> String {
     )
 }
 
+/// An index warning once an hour, which stops after the upgrade (GONE).
+fn possibly_corrupt(day: u32, h: u32) -> String {
+    format!(
+        "2026-03-{day:02} {h:02}:20:13,450 WARN  [qtp1-9:https://mail.example.com/service/soap/SearchRequest] [name=anna@example.com;mid=42;] index - Possibly corrupt index for mailbox 42\n"
+    )
+}
+
 /// A message that opens blank after the reboot.
 fn no_such_blob(h: u32, i: u32) -> String {
     format!(
@@ -55,6 +62,7 @@ fn chronic_errors_are_folded_and_new_ones_come_marked() {
     for day in [13, 14] {
         for h in 0..24 {
             before += &chronic(day, h, 10);
+            before += &possibly_corrupt(day, h);
             before += &chronic(day, h, 40);
         }
     }
@@ -81,9 +89,10 @@ fn chronic_errors_are_folded_and_new_ones_come_marked() {
     let rate = entry["per_hour"].as_f64().unwrap();
     assert!((rate - 2.0).abs() < 0.05, "{rate}");
 
-    // The night: the old blob at its usual rate for three hours, new blob errors in the third.
+    // The night: the old blob at its usual rate for four hours, new blob errors in the third,
+    // and no more index warnings.
     let mut night = String::new();
-    for h in 0..3 {
+    for h in 0..4 {
         night += &chronic(15, h, 10);
         night += &chronic(15, h, 40);
         if h == 2 {
@@ -92,7 +101,7 @@ fn chronic_errors_are_folded_and_new_ones_come_marked() {
             }
         }
     }
-    night += "2026-03-15 03:00:00,000 INFO  [main] [] misc - end\n";
+    night += "2026-03-15 04:00:00,000 INFO  [main] [] misc - end\n";
     write(&dir.join("site/mbx1/mailbox.log"), &night);
     let mut child = zkb(dir)
         .args([
@@ -147,7 +156,11 @@ fn chronic_errors_are_folded_and_new_ones_come_marked() {
     );
     assert!(shown.iter().all(|f| f["baseline"] == "NEW"), "{shown:#?}");
     assert!(
-        err.contains("6 finding(s) at their usual rate against the baseline folded away"),
+        err.contains("8 finding(s) at their usual rate against the baseline folded away"),
         "{err}"
+    );
+    assert!(
+        err.contains("GONE against the baseline: index.possibly-corrupt on mbx1 (usually 1.0/h)"),
+        "due about 3.5 times in the night, seen never: {err}"
     );
 }

@@ -312,6 +312,14 @@ fn run_lines(
     if folded > 0 && !quiet {
         eprintln!("zkb: {folded} finding(s) at their usual rate against the baseline folded away");
     }
+    for e in baseline.iter().flat_map(|b| b.gone()).filter(|_| !quiet) {
+        eprintln!(
+            "zkb: GONE against the baseline: {} on {} (usually {:.1}/h)",
+            e.subject,
+            escape(e.host.as_deref().unwrap_or("-"), false),
+            e.per_hour
+        );
+    }
     result
 }
 

@@ -315,6 +315,10 @@ fn draw_keys(frame: &mut Frame, area: Rect, app: &App) {
         if folded > 0 {
             learn = format!("{folded} at their usual rate folded  {learn}");
         }
+        let gone = app.board.baseline.as_ref().map_or(0, |b| b.gone().len());
+        if gone > 0 {
+            learn = format!("{gone} GONE against the baseline  {learn}");
+        }
         format!("{learn}↑↓ select  PgUp/PgDn fix  s severity  h host  / search  a ack  p pause  u upgrade  ? keys  q quit")
     };
     frame.render_widget(
