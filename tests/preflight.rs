@@ -178,3 +178,101 @@ fn at_boot_the_volume_list_of_the_last_run_is_checked() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("/mnt/hsm/store"));
 }
+
+/// A port zmsetup checks, held by a program that is not Zimbra's (apache on 80), fails with
+/// the port-conflict fix; Zimbra's own listener (mailboxd on 7025, uid zimbra) does not.
+#[test]
+fn a_zimbra_port_held_by_another_program_fails() {
+    let d = tempfile::tempdir().unwrap();
+    let (root, bin) = (d.path().join("root"), d.path().join("bin"));
+    fs::create_dir_all(root.join("opt/zimbra")).unwrap();
+    fs::create_dir_all(&bin).unwrap();
+    write(
+        &root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/bash\nzimbra:x:999:999::/opt/zimbra:/bin/bash\n",
+    );
+    write(
+        &root.join("proc/net/tcp"),
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+         0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 0\n   \
+         1: 00000000:1B81 00000000:0000 0A 00000000:00000000 00:00000000 00000000   999        0 5151 1 0 100 0 0 10 0\n",
+    );
+    for (pid, comm, uid, inode) in [(100, "apache2", 0, 4242), (200, "java", 999, 5151)] {
+        let p = root.join(format!("proc/{pid}"));
+        write(&p.join("comm"), &format!("{comm}\n"));
+        write(
+            &p.join("status"),
+            &format!("Name:\t{comm}\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\n"),
+        );
+        fs::create_dir_all(p.join("fd")).unwrap();
+        std::os::unix::fs::symlink(format!("socket:[{inode}]"), p.join("fd/3")).unwrap();
+    }
+    let (code, rows) = preflight(&root, &bin);
+    assert_eq!(code, 1, "{rows:#?}");
+    let ports: Vec<_> = rows
+        .iter()
+        .filter(|r| r["check"] == "ports.held-by-another-program")
+        .collect();
+    assert_eq!(ports.len(), 1, "only port 80: {ports:#?}");
+    assert_eq!(ports[0]["status"], "fail");
+    assert_eq!(ports[0]["subject"], "port 80");
+    assert_eq!(ports[0]["kb"][0], "upgrade/port-conflicts");
+    assert!(ports[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("apache2 (pid 100, uid 0)"));
+}
+
+/// Templates edited after the last install, a third-party Zimlet and a Postfix hash: table are
+/// listed with the command that saves them; an untouched template and Zimbra's own Zimlets are not.
+#[test]
+fn customisations_an_upgrade_overwrites_are_listed_with_a_backup_command() {
+    let d = tempfile::tempdir().unwrap();
+    let (root, bin) = (d.path().join("root"), d.path().join("bin"));
+    fs::create_dir_all(&bin).unwrap();
+    // The last upgrade completed on 2026-03-14 22:00 UTC.
+    write(
+        &root.join("opt/zimbra/.install_history"),
+        "1773525600: INSTALL SESSION START\n1773525700: UPGRADED zimbra-core-10.1.9\n1773525800: INSTALL SESSION COMPLETE\n",
+    );
+    let conf = root.join("opt/zimbra/conf");
+    write(&conf.join("amavisd.conf.in"), "# edited by hand\n");
+    write(&conf.join("salocal.cf.in"), "# as shipped\n");
+    let touched = Command::new("touch")
+        .args(["-d", "@1773525900"])
+        .arg(conf.join("salocal.cf.in"))
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    for z in ["com_zimbra_email", "com_example_crm"] {
+        fs::create_dir_all(root.join("opt/zimbra/zimlets-deployed").join(z)).unwrap();
+    }
+    write(
+        &root.join("opt/zimbra/common/conf/main.cf"),
+        "smtpd_sender_restrictions = check_sender_access hash:/opt/zimbra/conf/blocked_senders\n# x = hash:/old\nmyhostname = mta1\n",
+    );
+    let (_, rows) = preflight(&root, &bin);
+    let custom = rows
+        .iter()
+        .find(|r| r["check"] == "custom.overwritten-by-upgrade")
+        .unwrap();
+    assert_eq!(custom["status"], "warn");
+    assert_eq!(
+        custom["subject"],
+        "/opt/zimbra/conf/amavisd.conf.in, /opt/zimbra/zimlets-deployed/com_example_crm"
+    );
+    assert!(custom["message"]
+        .as_str()
+        .unwrap()
+        .contains("tar czf /root/zimbra-custom-$(date +%F).tgz /opt/zimbra/conf/amavisd.conf.in"));
+    assert_eq!(custom["kb"][0], "upgrade/custom-config-overwritten");
+    let hash = rows
+        .iter()
+        .find(|r| r["check"] == "custom.postfix-hash-maps")
+        .unwrap();
+    assert_eq!(hash["status"], "warn");
+    assert!(hash["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("smtpd_sender_restrictions names hash: tables"));
+}

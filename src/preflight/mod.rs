@@ -5,10 +5,16 @@
 //!
 //! - [`mounts`]: every store, index and HSM volume is on a filesystem that comes back at boot.
 //! - [`volumes`]: the volume list, from `zmvolume -l` or, with mailboxd down, the `volume` table.
-//! - [`host`]: the licence file of a Network Edition mailstore, free space for the installer.
+//! - [`host`]: the licence file of a Network Edition mailstore, free space for the installer,
+//!   the hostname in `/etc/hosts` as install.sh checks it.
+//! - [`ports`]: the ports zmsetup checks, held by a program that is not Zimbra's.
+//! - [`custom`]: templates edited by hand, third-party Zimlets and Postfix `hash:` tables,
+//!   which an upgrade overwrites, disables or breaks.
 
+pub mod custom;
 pub mod host;
 pub mod mounts;
+pub mod ports;
 pub mod probe;
 pub mod volumes;
 
@@ -109,6 +115,8 @@ pub fn run(host: &Host) -> Vec<Finding> {
     out.extend(host::licence(host));
     out.extend(host::free_space(host));
     out.extend(host::etc_hosts(host));
+    out.extend(ports::check(host));
+    out.extend(custom::check(host));
     out
 }
 
