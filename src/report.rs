@@ -34,6 +34,8 @@ pub struct ReportData<'a> {
     pub unknown: &'a [Unknown],
     /// The upgrade board of the site, when a site tree was given.
     pub board: Option<&'a Board>,
+    /// The last `zkb preflight --report`, when one was kept.
+    pub preflight: Option<&'a crate::preflight::Saved>,
 }
 
 /// One server in "the night at a glance".
@@ -212,6 +214,7 @@ pub fn to_html(d: &ReportData) -> String {
         d.incidents.iter().map(|i| i.count).sum::<i64>()
     );
     s.push_str(&glance(d));
+    s.push_str(&preflight_section(d));
     s.push_str(&timeline(d));
     s.push_str(&hosts_tables(d));
     s.push_str("<h2>Incidents and fixes</h2>\n");
@@ -220,6 +223,45 @@ pub fn to_html(d: &ReportData) -> String {
     }
     unknown_section(&mut s, d);
     s.push_str("</body></html>\n");
+    s
+}
+
+/// The checks of the last `zkb preflight --report`, failures and warnings first.
+pub fn preflight_rows<'a>(d: &ReportData<'a>) -> Vec<&'a crate::preflight::SavedFinding> {
+    let mut rows: Vec<&'a crate::preflight::SavedFinding> = d
+        .preflight
+        .map(|p| p.findings.iter().collect())
+        .unwrap_or_default();
+    rows.sort_by_key(|f| std::cmp::Reverse(f.status));
+    rows
+}
+
+fn preflight_section(d: &ReportData) -> String {
+    let Some(p) = d.preflight else {
+        return String::new();
+    };
+    let mut s = format!(
+        "<h2>Pre-upgrade checks</h2>\n<p><code>zkb preflight</code> on {} at {}.</p>\n<div class=\"scroll\"><table><tr><th>status</th><th>check</th><th>subject</th><th>what it found</th><th>fix</th></tr>\n",
+        shown(d, &p.host),
+        html(&p.at)
+    );
+    for f in preflight_rows(d) {
+        let status = match f.status {
+            crate::preflight::Status::Pass => "pass",
+            crate::preflight::Status::Warn => "WARN",
+            crate::preflight::Status::Fail => "FAIL",
+        };
+        let _ = writeln!(
+            s,
+            "<tr><td class=\"sev\" style=\"color:{}\">{status}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            color(&f.severity),
+            html(&f.check),
+            shown(d, &f.subject),
+            shown(d, &f.message),
+            html(&f.kb.join(", "))
+        );
+    }
+    s.push_str("</table></div>\n");
     s
 }
 

@@ -276,3 +276,52 @@ fn customisations_an_upgrade_overwrites_are_listed_with_a_backup_command() {
         .unwrap()
         .starts_with("smtpd_sender_restrictions names hash: tables"));
 }
+
+/// `--report` keeps the results for `zkb report`, whose "Pre-upgrade checks" section lists the
+/// failures first.
+#[test]
+fn the_report_shows_the_last_preflight_kept_for_it() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let data = d.path().join("data");
+    write(&root.join("etc/hostname"), "mbx2.example.com\n");
+    write(&root.join("etc/hosts"), "127.0.0.1 localhost\n");
+    fs::create_dir_all(root.join("tmp")).unwrap();
+    let zkb = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_zkb"))
+            .env("XDG_CONFIG_HOME", d.path().join("config"))
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = zkb(&["preflight", "--report", "--root", root.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    let md = d.path().join("r.md");
+    let html = d.path().join("r.html");
+    let (code, err) = zkb(&[
+        "report",
+        "--md",
+        md.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let md = fs::read_to_string(md).unwrap();
+    let section = md
+        .split("## Pre-upgrade checks")
+        .nth(1)
+        .expect("the section");
+    let first_row = section.lines().find(|l| l.starts_with("| Fail")).unwrap();
+    assert!(
+        first_row.contains("mbx2.example.com is not in /etc/hosts"),
+        "{section}"
+    );
+    let html = fs::read_to_string(html).unwrap();
+    assert!(html.contains("<h2>Pre-upgrade checks</h2>"));
+}

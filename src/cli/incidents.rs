@@ -408,6 +408,11 @@ pub fn report(g: &Global, a: &ReportArgs) -> Result<Outcome> {
         Some(site) => anyhow::bail!("--site {}: not a directory", site.display()),
         None => None,
     };
+    // The last `zkb preflight --report`, when there is one.
+    let preflight: Option<crate::preflight::Saved> =
+        std::fs::read_to_string(dir.join("preflight.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
     let data = crate::report::ReportData {
         title: format!(
             "zkb report: {} .. {}",
@@ -422,6 +427,7 @@ pub fn report(g: &Global, a: &ReportArgs) -> Result<Outcome> {
         samples: &samples,
         unknown: &unknown,
         board: board.as_ref(),
+        preflight: preflight.as_ref(),
     };
     if let Some(p) = &a.md {
         std::fs::write(p, markdown(&data)).with_context(|| format!("writing {}", p.display()))?;
@@ -490,6 +496,23 @@ fn markdown(d: &crate::report::ReportData) -> String {
     };
     let mut s = format!("# {}\n\n", d.title);
     s.push_str(&markdown_glance(d, &clean));
+    if let Some(p) = d.preflight {
+        s.push_str(&format!(
+            "## Pre-upgrade checks\n\n`zkb preflight` on {} at {}.\n\n| status | check | subject | what it found |\n|---|---|---|---|\n",
+            clean(&p.host),
+            p.at
+        ));
+        for f in crate::report::preflight_rows(d) {
+            s.push_str(&format!(
+                "| {:?} | {} | {} | {} |\n",
+                f.status,
+                f.check,
+                clean(&f.subject).replace('|', "\\|"),
+                clean(&f.message).replace('|', "\\|")
+            ));
+        }
+        s.push('\n');
+    }
     for i in d.incidents {
         s.push_str(&format!(
             "## {} {} ({}x, {}, {})\n\n`{}` on {} from {} to {}\n\n```\n{}\n```\n\n",

@@ -23,6 +23,27 @@ pub struct PreflightArgs {
     /// blank messages off an unmounted volume.
     #[arg(long)]
     pub boot: bool,
+    /// Keep the results for the upgrade report (`preflight.json` in the data dir; `zkb report`
+    /// shows them in its "Pre-upgrade checks" section).
+    #[arg(long)]
+    pub report: bool,
+}
+
+/// Writes the results where `zkb report` finds them.
+fn save_for_report(g: &Global, a: &PreflightArgs, findings: &[preflight::Finding]) -> Result<()> {
+    use anyhow::Context;
+    let dir = super::state::data_dir(g.data.as_deref())
+        .context("--report: no data directory (set --data or ZKB_DATA)")?;
+    let host = match &a.root {
+        Some(r) => r.display().to_string(),
+        None => crate::sources::local_hostname().unwrap_or_else(|| "this host".into()),
+    };
+    let saved = preflight::Saved::new(host, findings);
+    let path = dir.join("preflight.json");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(&path, serde_json::to_string_pretty(&saved)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 pub fn run(g: &Global, a: &PreflightArgs) -> Result<Outcome> {
@@ -37,6 +58,9 @@ pub fn run(g: &Global, a: &PreflightArgs) -> Result<Outcome> {
     } else {
         preflight::run(&host)
     };
+    if a.report {
+        save_for_report(g, a, &findings)?;
+    }
     // At boot a volume that only looks missing is reason enough to keep Zimbra from starting.
     let blocks = |f: &&preflight::Finding| {
         f.status == Status::Fail

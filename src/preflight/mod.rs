@@ -24,7 +24,7 @@ use std::process::Command;
 use serde::Serialize;
 
 /// How a check came out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -45,6 +45,47 @@ pub struct Finding {
     pub message: String,
     /// KB entries with the fix, first the most likely.
     pub kb: Vec<&'static str>,
+}
+
+/// A preflight run kept for the upgrade report (`zkb preflight --report`, in
+/// `<data>/preflight.json`; `zkb report` shows it).
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct Saved {
+    pub host: String,
+    /// RFC 3339.
+    pub at: String,
+    pub findings: Vec<SavedFinding>,
+}
+
+/// A [`Finding`] as saved.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct SavedFinding {
+    pub check: String,
+    pub status: Status,
+    pub severity: String,
+    pub subject: String,
+    pub message: String,
+    pub kb: Vec<String>,
+}
+
+impl Saved {
+    pub fn new(host: String, findings: &[Finding]) -> Saved {
+        Saved {
+            host,
+            at: jiff::Timestamp::now().to_string(),
+            findings: findings
+                .iter()
+                .map(|f| SavedFinding {
+                    check: f.check.to_string(),
+                    status: f.status,
+                    severity: f.severity.to_string(),
+                    subject: f.subject.clone(),
+                    message: f.message.clone(),
+                    kb: f.kb.iter().map(|k| k.to_string()).collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Where the checks look: the host's `/`, or a tree standing for it.
