@@ -325,3 +325,65 @@ fn the_report_shows_the_last_preflight_kept_for_it() {
     let html = fs::read_to_string(html).unwrap();
     assert!(html.contains("<h2>Pre-upgrade checks</h2>"));
 }
+
+/// On a mailstore, each LDAP master of `ldap_master_url` must already be at the release about
+/// to be installed: read from its server entry by Zimbra's ldapsearch (a fake here, printing
+/// LDIF), with the bind password on stdin, never on the command line.
+#[test]
+fn an_ldap_master_not_yet_upgraded_fails_before_the_installer_does() {
+    let d = tempfile::tempdir().unwrap();
+    let (root, bin) = (d.path().join("root"), d.path().join("bin"));
+    write(
+        &root.join("opt/zimbra/conf/localconfig.xml"),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<localconfig>\n  <key name=\"ldap_is_master\">\n    <value>false</value>\n  </key>\n  <key name=\"ldap_master_url\">\n    <value>ldap://ldap1.example.com:389 ldap://ldap2.example.com:389</value>\n  </key>\n  <key name=\"zimbra_ldap_userdn\">\n    <value>uid=zimbra,cn=admins,cn=zimbra</value>\n  </key>\n  <key name=\"zimbra_ldap_password\">\n    <value>s3cret</value>\n  </key>\n</localconfig>\n",
+    );
+    let args_log = d.path().join("ldapsearch.args");
+    let ldapsearch = bin.join("ldapsearch");
+    write(
+        &ldapsearch,
+        &format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\npw=$(cat)\n[ \"$pw\" = s3cret ] || exit 49\ncase \"$*\" in\n  *ldap1.example.com*) v=10.1.9 ;;\n  *) v=10.0.13 ;;\nesac\nhost=$(echo \"$*\" | sed 's/.*(cn=\\([^)]*\\)).*/\\1/')\nprintf 'dn: cn=%s,cn=servers,cn=zimbra\\nzimbraServerVersionMajor: %s\\nzimbraServerVersionMinor: %s\\nzimbraServerVersionMicro: %s\\n' \"$host\" $(echo $v | tr . ' ')\n",
+            args_log.display()
+        ),
+    );
+    fs::set_permissions(&ldapsearch, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_zkb"))
+        .args([
+            "preflight",
+            "--format",
+            "json",
+            "--to",
+            "10.1.9_GA_4200001",
+            "--root",
+        ])
+        .arg(&root)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r["check"] == "ldap.masters-upgraded-first")
+        .collect();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert_eq!(rows[0]["subject"], "LDAP master ldap1.example.com");
+    assert_eq!(rows[0]["status"], "pass");
+    assert_eq!(rows[1]["subject"], "LDAP master ldap2.example.com");
+    assert_eq!(rows[1]["status"], "fail");
+    assert!(rows[1]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("ldap2.example.com is at 10.0.13, not 10.1.9_GA_4200001"));
+    assert_eq!(rows[1]["kb"][0], "upgrade/multi-server-order");
+    let args = fs::read_to_string(args_log).unwrap();
+    assert!(
+        !args.contains("s3cret"),
+        "the password is not on a command line: {args}"
+    );
+}

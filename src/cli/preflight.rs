@@ -27,6 +27,10 @@ pub struct PreflightArgs {
     /// shows them in its "Pre-upgrade checks" section).
     #[arg(long)]
     pub report: bool,
+    /// The release you are about to install (10.1.9, or 10.1.9_GA_4200001): on a server that
+    /// is not an LDAP master, each master must already be at it, as the installer checks.
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
 }
 
 /// Writes the results where `zkb report` finds them.
@@ -51,6 +55,7 @@ pub fn run(g: &Global, a: &PreflightArgs) -> Result<Outcome> {
         volume_cache: super::state::data_dir(g.data.as_deref()).map(|d| d.join("volumes.json")),
         root: a.root.clone().unwrap_or_else(|| PathBuf::from("/")),
         direct_commands: a.root.is_some() || running_as_zimbra(),
+        to_version: a.to.clone(),
     };
     let findings = if a.boot {
         let vols = preflight::volumes::list(&host);

@@ -159,6 +159,7 @@ mod tests {
             root: d.path().to_path_buf(),
             direct_commands: true,
             volume_cache: None,
+            to_version: None,
         };
         (d, h)
     }

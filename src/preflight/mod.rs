@@ -8,11 +8,13 @@
 //! - [`host`]: the licence file of a Network Edition mailstore, free space for the installer,
 //!   the hostname in `/etc/hosts` as install.sh checks it.
 //! - [`ports`]: the ports zmsetup checks, held by a program that is not Zimbra's.
+//! - [`ldap`]: the LDAP masters already at the release being installed (their server entries).
 //! - [`custom`]: templates edited by hand, third-party Zimlets and Postfix `hash:` tables,
 //!   which an upgrade overwrites, disables or breaks.
 
 pub mod custom;
 pub mod host;
+pub mod ldap;
 pub mod mounts;
 pub mod ports;
 pub mod probe;
@@ -97,6 +99,8 @@ pub struct Host {
     /// Where the last volume list read is kept (`<data>/volumes.json`), for when neither
     /// mailboxd nor mysql runs, as at boot before Zimbra starts.
     pub volume_cache: Option<PathBuf>,
+    /// The release about to be installed (`--to`), for the LDAP masters check.
+    pub to_version: Option<String>,
 }
 
 impl Host {
@@ -111,27 +115,54 @@ impl Host {
 
     /// Runs one of Zimbra's commands as the zimbra user; its stdout when it succeeds.
     pub fn zimbra_command(&self, program: &str, args: &[&str]) -> Option<String> {
+        self.run_as_zimbra(program, args, None)
+    }
+
+    /// The same, with `input` on the command's stdin (a password, kept off command lines).
+    pub fn zimbra_command_with_input(
+        &self,
+        program: &str,
+        args: &[&str],
+        input: &str,
+    ) -> Option<String> {
+        self.run_as_zimbra(program, args, Some(input))
+    }
+
+    fn run_as_zimbra(&self, program: &str, args: &[&str], input: Option<&str>) -> Option<String> {
+        use std::io::Write;
+        use std::process::Stdio;
         // `su` would ask a non-root user for a password on the terminal: never from here.
         // SAFETY: geteuid has no preconditions.
         if !self.direct_commands && unsafe { libc::geteuid() } != 0 {
             return None;
         }
-        let out = if self.direct_commands {
-            Command::new(program)
-                .args(args)
-                .stdin(std::process::Stdio::null())
-                .output()
+        let mut cmd = if self.direct_commands {
+            let mut c = Command::new(program);
+            c.args(args);
+            c
         } else {
             let line = std::iter::once(program)
                 .chain(args.iter().copied())
                 .map(shell_word)
                 .collect::<Vec<_>>()
                 .join(" ");
-            Command::new("su")
-                .args(["-", "zimbra", "-c", &line])
-                .output()
+            let mut c = Command::new("su");
+            c.args(["-", "zimbra", "-c", &line]);
+            c
+        };
+        cmd.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().ok()?;
+        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+            // A command that does not read it gets a broken pipe: fine.
+            let _ = stdin.write_all(text.as_bytes());
         }
-        .ok()?;
+        let out = child.wait_with_output().ok()?;
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
@@ -158,6 +189,7 @@ pub fn run(host: &Host) -> Vec<Finding> {
     out.extend(host::etc_hosts(host));
     out.extend(ports::check(host));
     out.extend(custom::check(host));
+    out.extend(ldap::masters(host, host.to_version.as_deref()));
     out
 }
 

@@ -202,6 +202,7 @@ mod tests {
             root: d.path().to_path_buf(),
             direct_commands: true,
             volume_cache: None,
+            to_version: None,
         };
         (d, host)
     }

@@ -168,6 +168,7 @@ mod tests {
             root: dir.path().to_path_buf(),
             direct_commands: true,
             volume_cache: None,
+            to_version: None,
         };
         let l = listening(&host);
         assert_eq!(l.get(&80), Some(&vec![4242]));

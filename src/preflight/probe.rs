@@ -52,6 +52,7 @@ fn cache() -> &'static Mutex<Cache> {
                 direct_commands: root.is_some(),
                 root: root.unwrap_or_else(|| PathBuf::from("/")),
                 volume_cache: None,
+                to_version: None,
             },
             volumes: None,
             results: HashMap::new(),
