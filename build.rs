@@ -1,4 +1,4 @@
-//! Embeds the shipped rules (`rules/`) and knowledge base (`kb/`) in the binary, and the rules
+//! Embeds the shipped rules (`rules/`), knowledge base (`kb/`) and preflight checks (`checks/`) in the binary, and the rules
 //! once more without their `tests:` blocks: those make up most of the YAML, and a scan, which
 //! never reads them, parses the lean copy in less than half the time.
 use std::fs;
@@ -130,7 +130,11 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let mut code = String::new();
-    for (name, dir, ext) in [("RULES", "rules", "yaml"), ("KB", "kb", "md")] {
+    for (name, dir, ext) in [
+        ("RULES", "rules", "yaml"),
+        ("KB", "kb", "md"),
+        ("CHECKS", "checks", "yaml"),
+    ] {
         let d = root.join(dir);
         println!("cargo:rerun-if-changed={}", d.display());
         let mut files = Vec::new();

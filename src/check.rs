@@ -1,6 +1,7 @@
 //! `zkb check`: validates the rule set and the knowledge base — YAML with file and line,
 //! regexes, duplicate ids, each rule's tests run through the real matcher, KB structure and
-//! cross references. Prints every problem and exits 1 when there is an error.
+//! cross references, and the preflight checks written as data with their tests. Prints every
+//! problem and exits 1 when there is an error.
 
 use std::collections::BTreeSet;
 
@@ -20,6 +21,8 @@ pub struct Report {
     pub rules: usize,
     pub tests: usize,
     pub kb_entries: usize,
+    /// Preflight checks written as data (`checks/`, the site's checks dir).
+    pub checks: usize,
 }
 
 pub fn run(g: &Global) -> Result<Outcome> {
@@ -31,10 +34,11 @@ pub fn run(g: &Global) -> Result<Outcome> {
         eprintln!("error: {e}");
     }
     println!(
-        "{} rules, {} tests, {} KB entries: {} errors, {} warnings",
+        "{} rules, {} tests, {} KB entries, {} preflight checks: {} errors, {} warnings",
         report.rules,
         report.tests,
         report.kb_entries,
+        report.checks,
         report.errors.len(),
         report.warnings.len()
     );
@@ -67,7 +71,20 @@ pub fn check(g: &Global) -> Report {
         ));
     }
     check_kb(g, &matcher, &mut report);
+    check_data_checks(&mut report);
     report
+}
+
+/// The preflight checks written as data: they load, and their `tests` give what they say.
+fn check_data_checks(report: &mut Report) {
+    let dirs: Vec<_> = crate::preflight::data::user_dir().into_iter().collect();
+    let (checks, errors) = crate::preflight::data::load(&dirs);
+    report.errors.extend(errors);
+    report.checks = checks.len();
+    for c in &checks {
+        report.tests += 1;
+        report.errors.extend(c.test());
+    }
 }
 
 pub fn check_rule(matcher: &Matcher, index: usize, rule: &Rule, report: &mut Report) {

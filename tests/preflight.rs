@@ -268,13 +268,15 @@ fn customisations_an_upgrade_overwrites_are_listed_with_a_backup_command() {
     assert_eq!(custom["kb"][0], "upgrade/custom-config-overwritten");
     let hash = rows
         .iter()
-        .find(|r| r["check"] == "custom.postfix-hash-maps")
+        .find(|r| r["check"] == "postfix.hash-maps")
         .unwrap();
-    assert_eq!(hash["status"], "warn");
+    assert_eq!(hash["status"], "fail");
+    assert_eq!(hash["subject"], "/opt/zimbra/common/conf/main.cf");
     assert!(hash["message"]
         .as_str()
         .unwrap()
-        .starts_with("smtpd_sender_restrictions names hash: tables"));
+        .starts_with("Postfix settings still name hash tables: "));
+    assert_eq!(hash["kb"][0], "upgrade/postfix-hash-maps-lost");
 }
 
 /// `--report` keeps the results for `zkb report`, whose "Pre-upgrade checks" section lists the
@@ -385,5 +387,56 @@ fn an_ldap_master_not_yet_upgraded_fails_before_the_installer_does() {
     assert!(
         !args.contains("s3cret"),
         "the password is not on a command line: {args}"
+    );
+}
+
+/// A lesson as a check, with no rebuild: a YAML file in the site's checks dir runs in preflight,
+/// `zkb check` runs its tests, and a broken one is named with its file and line.
+#[test]
+fn a_check_written_as_data_in_the_site_dir_runs_and_is_tested() {
+    let d = tempfile::tempdir().unwrap();
+    let (root, bin) = (d.path().join("root"), d.path().join("bin"));
+    fs::create_dir_all(&bin).unwrap();
+    let checks = d.path().join("config/zkb/checks");
+    write(
+        &checks.join("backup.yaml"),
+        "- id: site.backup-target-mounted\n  title: The backup target is not in fstab\n  severity: high\n  file: /etc/fstab\n  fail_unless: '(?m)^\\S+\\s+/backup\\s'\n  message: as root, add /backup to /etc/fstab before the upgrade\n  kb: [store/hsm-volume-not-mounted]\n  tests:\n    fail: ['UUID=1 / ext4 defaults 0 1']\n    pass: ['UUID=2 /backup ext4 defaults 0 2']\n",
+    );
+    write(&root.join("etc/fstab"), "UUID=1111 / ext4 defaults 0 1\n");
+    let zkb = |args: &[&str], root_arg: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_zkb"));
+        c.env("XDG_CONFIG_HOME", d.path().join("config")).args(args);
+        if root_arg {
+            c.arg("--root").arg(&root);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = zkb(&["preflight", "--format", "json"], true);
+    assert_eq!(code, 1);
+    let row: serde_json::Value = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["check"] == "site.backup-target-mounted")
+        .expect("the site's check ran");
+    assert_eq!(row["status"], "fail");
+    assert_eq!(row["severity"], "high");
+    let (code, out, err) = zkb(&["check"], false);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 preflight checks: 0 errors"), "{out}");
+
+    write(
+        &checks.join("broken.yaml"),
+        "- id: site.broken\n  title: t\n  severity: high\n  file: /etc/x\n  fail_if: '(unclosed'\n  message: m\n",
+    );
+    let (code, _, err) = zkb(&["check"], false);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("broken.yaml:1: check site.broken: bad regex"),
+        "{err}"
     );
 }

@@ -61,7 +61,12 @@ pub fn run(g: &Global, a: &PreflightArgs) -> Result<Outcome> {
         let vols = preflight::volumes::list(&host);
         preflight::mounts::check(&host, &vols)
     } else {
-        preflight::run(&host)
+        let (data, errors) =
+            preflight::data::load(&preflight::data::user_dir().into_iter().collect::<Vec<_>>());
+        for e in &errors {
+            eprintln!("zkb: {e}");
+        }
+        preflight::run(&host, &data)
     };
     if a.report {
         save_for_report(g, a, &findings)?;

@@ -2,10 +2,9 @@
 //! and replaces every file a package ships. Templates (`*.in` under `/opt/zimbra/conf`, its
 //! nginx templates and `jetty_base/etc`) changed after the last install session completed
 //! (`/opt/zimbra/.install_history`) are hand edits; Zimlets that are not Zimbra's own come back
-//! disabled; Postfix settings that still name `hash:` tables stop working (Zimbra's Postfix
-//! opens `lmdb:` ones). Each is listed with the command that saves a copy.
+//! disabled. Each is listed with the command that saves a copy. (Postfix settings that still
+//! name `hash:` tables are a data check: `checks/upgrade.yaml`.)
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Finding, Host, Status};
@@ -87,7 +86,7 @@ pub fn check(host: &Host) -> Vec<Finding> {
         .unwrap_or_default();
     let zimlets = third_party_zimlets(host);
     files.extend(zimlets.iter().cloned());
-    let mut out = vec![if files.is_empty() {
+    let out = vec![if files.is_empty() {
         Finding {
             check: "custom.overwritten-by-upgrade",
             status: Status::Pass,
@@ -109,53 +108,5 @@ pub fn check(host: &Host) -> Vec<Finding> {
             kb: vec!["upgrade/custom-config-overwritten"],
         }
     }];
-    out.extend(hash_maps(host));
     out
-}
-
-/// Postfix settings that still name `hash:` tables.
-fn hash_maps(host: &Host) -> Option<Finding> {
-    let main_cf: PathBuf = [
-        "/opt/zimbra/common/conf/main.cf",
-        "/opt/zimbra/postfix/conf/main.cf",
-    ]
-    .iter()
-    .map(|p| host.path(p))
-    .find(|p| p.is_file())?;
-    let text = std::fs::read_to_string(&main_cf).ok()?;
-    let params: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#') && l.contains("hash:"))
-        .filter_map(|l| l.split('=').next().map(str::trim))
-        .collect();
-    let shown = host_path(host, &main_cf);
-    Some(if params.is_empty() {
-        Finding {
-            check: "custom.postfix-hash-maps",
-            status: Status::Pass,
-            severity: "info",
-            subject: shown,
-            message: "no Postfix setting names a hash: table".into(),
-            kb: vec!["upgrade/postfix-hash-maps-lost"],
-        }
-    } else {
-        Finding {
-            check: "custom.postfix-hash-maps",
-            status: Status::Warn,
-            severity: "high",
-            subject: shown,
-            message: format!(
-                "{} {} hash: tables, which Zimbra's Postfix cannot open: rebuild them as lmdb: and keep the setting in LDAP (zimbraMta* attributes), or the upgrade loses it",
-                params.join(", "),
-                if params.len() == 1 { "names" } else { "name" }
-            ),
-            kb: vec!["upgrade/postfix-hash-maps-lost"],
-        }
-    })
-}
-
-/// A path under the root, as the host names it.
-fn host_path(host: &Host, p: &Path) -> String {
-    p.strip_prefix(&host.root)
-        .map_or_else(|_| p.display().to_string(), |r| format!("/{}", r.display()))
 }

@@ -9,10 +9,12 @@
 //!   the hostname in `/etc/hosts` as install.sh checks it.
 //! - [`ports`]: the ports zmsetup checks, held by a program that is not Zimbra's.
 //! - [`ldap`]: the LDAP masters already at the release being installed (their server entries).
+//! - [`data`]: the checks written as YAML (`checks/`, and the site's own checks dir).
 //! - [`custom`]: templates edited by hand, third-party Zimlets and Postfix `hash:` tables,
 //!   which an upgrade overwrites, disables or breaks.
 
 pub mod custom;
+pub mod data;
 pub mod host;
 pub mod ldap;
 pub mod mounts;
@@ -179,8 +181,8 @@ fn shell_word(w: &str) -> String {
     }
 }
 
-/// Runs every check.
-pub fn run(host: &Host) -> Vec<Finding> {
+/// Runs every check: those in code, then `data` (see [`data`]).
+pub fn run(host: &Host, data: &[data::DataCheck]) -> Vec<Finding> {
     let mut out = Vec::new();
     let vols = volumes::list(host);
     out.extend(mounts::check(host, &vols));
@@ -190,6 +192,7 @@ pub fn run(host: &Host) -> Vec<Finding> {
     out.extend(ports::check(host));
     out.extend(custom::check(host));
     out.extend(ldap::masters(host, host.to_version.as_deref()));
+    out.extend(data::run(host, data));
     out
 }
 
