@@ -440,3 +440,58 @@ fn a_check_written_as_data_in_the_site_dir_runs_and_is_tested() {
         "{err}"
     );
 }
+
+/// A Network Edition mailstore with no licence installed and no licence file fails; a backup
+/// target without a copy of it warns; a full /tmp and a backup target too small warn.
+#[test]
+fn a_missing_licence_and_a_full_tmp_are_caught() {
+    let d = tempfile::tempdir().unwrap();
+    let (root, bin) = (d.path().join("root"), d.path().join("bin"));
+    fs::create_dir_all(root.join("tmp")).unwrap();
+    fs::create_dir_all(root.join("backup")).unwrap();
+    // zmlicense exists on a Network Edition mailstore; the fake says what Zimbra's says.
+    write(&root.join("opt/zimbra/bin/zmlicense"), "");
+    let zmlicense = bin.join("zmlicense");
+    write(&zmlicense, "#!/bin/sh\necho 'license not installed'\n");
+    fs::set_permissions(&zmlicense, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_zkb"))
+        .args([
+            "preflight",
+            "--format",
+            "json",
+            "--backup",
+            "/backup",
+            "--root",
+        ])
+        .arg(&root)
+        .env("PATH", path)
+        .env("ZKB_TEST_FREE_BYTES", "/tmp=104857600,/backup=1048576")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let row = |check: &str, subject: &str| {
+        rows.iter()
+            .find(|r| r["check"] == check && r["subject"] == subject)
+            .unwrap_or_else(|| panic!("{check} {subject}: {rows:#?}"))
+    };
+    let licence = row("licence.file", "/opt/zimbra/conf/ZCSLicense.xml");
+    assert_eq!(licence["status"], "fail");
+    assert_eq!(licence["severity"], "critical");
+    assert_eq!(licence["kb"][0], "license/file-not-found-installer");
+    let copy = row("licence.backup-copy", "/backup/ZCSLicense.xml");
+    assert_eq!(copy["status"], "warn");
+    let tmp = row("space.free", "/tmp");
+    assert_eq!(tmp["status"], "warn");
+    assert!(tmp["message"].as_str().unwrap().starts_with("0.1 GiB free"));
+    assert_eq!(tmp["kb"][0], "disk/no-space-left");
+    assert_eq!(row("space.free", "/backup")["status"], "warn");
+}

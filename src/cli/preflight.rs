@@ -31,6 +31,10 @@ pub struct PreflightArgs {
     /// is not an LDAP master, each master must already be at it, as the installer checks.
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
+    /// The backup target (a directory of this host): it needs as much free space as the
+    /// filesystem of /opt/zimbra uses, and a copy of the licence file.
+    #[arg(long, value_name = "DIR")]
+    pub backup: Option<String>,
 }
 
 /// Writes the results where `zkb report` finds them.
@@ -56,6 +60,7 @@ pub fn run(g: &Global, a: &PreflightArgs) -> Result<Outcome> {
         root: a.root.clone().unwrap_or_else(|| PathBuf::from("/")),
         direct_commands: a.root.is_some() || running_as_zimbra(),
         to_version: a.to.clone(),
+        backup: a.backup.clone(),
     };
     let findings = if a.boot {
         let vols = preflight::volumes::list(&host);

@@ -27,7 +27,7 @@ pub fn licence(host: &Host) -> Vec<Finding> {
             format!("zmlicense -c reports no installed licence (or could not ask LDAP) and {file} is missing: the Network Edition installer will stop. As root, copy the licence file from your backup (or the support portal) to {file}, owned by zimbra"),
         ),
     };
-    vec![Finding {
+    let mut out = vec![Finding {
         check: "licence.file",
         status,
         severity,
@@ -38,18 +38,51 @@ pub fn licence(host: &Host) -> Vec<Finding> {
         } else {
             vec![]
         },
-    }]
+    }];
+    out.extend(licence_copy(host, file));
+    out
+}
+
+/// A copy of the licence file in the backup target the admin names (`--backup`).
+fn licence_copy(host: &Host, file: &str) -> Option<Finding> {
+    let dir = host.backup.as_deref()?;
+    let copy = format!("{}/ZCSLicense.xml", dir.trim_end_matches('/'));
+    let there = host.path(&copy).is_file();
+    Some(Finding {
+        check: "licence.backup-copy",
+        status: if there { Status::Pass } else { Status::Warn },
+        severity: if there { "info" } else { "high" },
+        subject: copy.clone(),
+        message: if there {
+            "the backup holds a copy of the licence file".into()
+        } else {
+            format!("no copy of the licence file in {dir}: the installer may ask for it; as root: cp -p {file} {copy}")
+        },
+        kb: if there {
+            vec![]
+        } else {
+            vec!["license/file-not-found-installer"]
+        },
+    })
 }
 
 /// Free space margins zkb asks for (its own margins, not the installer's figures).
 const SPACE: [(&str, u64); 2] = [("/tmp", 1 << 30), ("/opt/zimbra", 5 << 30)];
 
 pub fn free_space(host: &Host) -> Vec<Finding> {
-    SPACE
+    let mut wanted: Vec<(String, u64)> = SPACE.iter().map(|(d, n)| (d.to_string(), *n)).collect();
+    if let Some(dir) = &host.backup {
+        // A full backup takes about what the filesystem of /opt/zimbra holds.
+        let used = used_bytes(&host.path("/opt/zimbra"))
+            .unwrap_or(0)
+            .max(1 << 30);
+        wanted.push((dir.clone(), used));
+    }
+    wanted
         .iter()
-        .filter_map(|&(dir, want)| {
-            let path = host.path(dir);
-            let free = available_bytes(&path)?;
+        .filter_map(|(dir, want)| {
+            let (dir, want) = (dir.as_str(), *want);
+            let free = free_bytes(host, dir)?;
             let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
             let ok = free >= want;
             Some(Finding {
@@ -60,7 +93,7 @@ pub fn free_space(host: &Host) -> Vec<Finding> {
                 message: if ok {
                     format!("{:.1} GiB free", gib(free))
                 } else {
-                    format!("{:.1} GiB free, under the {:.0} GiB zkb asks for before an upgrade (packages unpack and logs grow there); free space first", gib(free), gib(want))
+                    format!("{:.1} GiB free, under the {:.0} GiB zkb asks for before an upgrade ({}); free space first", gib(free), gib(want), if host.backup.as_deref() == Some(dir) { "a full backup takes about what the filesystem of /opt/zimbra holds" } else { "packages unpack and logs grow there" })
                 },
                 kb: if ok { vec![] } else { vec!["disk/no-space-left"] },
             })
@@ -68,13 +101,39 @@ pub fn free_space(host: &Host) -> Vec<Finding> {
         .collect()
 }
 
-fn available_bytes(path: &std::path::Path) -> Option<u64> {
+/// Free bytes for `dir` of the host; `ZKB_TEST_FREE_BYTES=/tmp=1048576,...` stands in for
+/// the filesystem in tests (a full /tmp cannot be made in a test tree).
+fn free_bytes(host: &Host, dir: &str) -> Option<u64> {
+    if let Ok(fake) = std::env::var("ZKB_TEST_FREE_BYTES") {
+        if let Some(n) = fake
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == dir)
+            .and_then(|(_, v)| v.parse().ok())
+        {
+            return Some(n);
+        }
+    }
+    available_bytes(&host.path(dir))
+}
+
+fn statvfs(path: &std::path::Path) -> Option<libc::statvfs> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid NUL-terminated path and `s` a writable statvfs.
     let rc = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
-    (rc == 0).then(|| s.f_bavail as u64 * s.f_frsize as u64)
+    (rc == 0).then_some(s)
+}
+
+fn used_bytes(path: &std::path::Path) -> Option<u64> {
+    let s = statvfs(path)?;
+    Some(s.f_blocks.saturating_sub(s.f_bfree) * s.f_frsize)
+}
+
+fn available_bytes(path: &std::path::Path) -> Option<u64> {
+    let s = statvfs(path)?;
+    Some(s.f_bavail * s.f_frsize)
 }
 
 /// install.sh reads `/etc/hosts` on every run, upgrades included: the machine's hostname must be
@@ -160,6 +219,7 @@ mod tests {
             direct_commands: true,
             volume_cache: None,
             to_version: None,
+            backup: None,
         };
         (d, h)
     }

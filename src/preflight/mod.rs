@@ -103,6 +103,9 @@ pub struct Host {
     pub volume_cache: Option<PathBuf>,
     /// The release about to be installed (`--to`), for the LDAP masters check.
     pub to_version: Option<String>,
+    /// Where the admin keeps the backup (`--backup`, a host path): it needs room, and a copy of
+    /// the licence file.
+    pub backup: Option<String>,
 }
 
 impl Host {

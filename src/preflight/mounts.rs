@@ -203,6 +203,7 @@ mod tests {
             direct_commands: true,
             volume_cache: None,
             to_version: None,
+            backup: None,
         };
         (d, host)
     }

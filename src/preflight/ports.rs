@@ -169,6 +169,7 @@ mod tests {
             direct_commands: true,
             volume_cache: None,
             to_version: None,
+            backup: None,
         };
         let l = listening(&host);
         assert_eq!(l.get(&80), Some(&vec![4242]));

@@ -53,6 +53,7 @@ fn cache() -> &'static Mutex<Cache> {
                 root: root.unwrap_or_else(|| PathBuf::from("/")),
                 volume_cache: None,
                 to_version: None,
+                backup: None,
             },
             volumes: None,
             results: HashMap::new(),
