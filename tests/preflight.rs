@@ -495,3 +495,81 @@ fn a_missing_licence_and_a_full_tmp_are_caught() {
     assert_eq!(tmp["kb"][0], "disk/no-space-left");
     assert_eq!(row("space.free", "/backup")["status"], "warn");
 }
+
+/// `zkb learn --check-file` turns a lesson into a preflight check in the site's checks dir,
+/// tested before it is written; `zkb check` and `zkb preflight` use it at once.
+#[test]
+fn zkb_learn_writes_a_lesson_as_a_preflight_check() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    write(&root.join("etc/fstab"), "UUID=1111 / ext4 defaults 0 1\n");
+    let zkb = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_zkb"))
+            .env("XDG_CONFIG_HOME", d.path().join("config"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let learn = [
+        "learn",
+        "As root, add the backup disk to /etc/fstab before the reboot",
+        "--check-file",
+        "/etc/fstab",
+        "--fail-unless",
+        r"(?m)^\S+\s+/backup\s",
+        "--fail-example",
+        "UUID=1 / ext4 defaults 0 1",
+        "--id",
+        "local.backup-in-fstab",
+        "--severity",
+        "high",
+        "--kb-id",
+        "store/hsm-volume-not-mounted",
+    ];
+    let (code, shown, err) = zkb(&learn);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        shown.contains("fail_unless:") && shown.contains("local.backup-in-fstab"),
+        "{shown}"
+    );
+    let mut write_it = learn.to_vec();
+    write_it.push("--write");
+    let (code, _, err) = zkb(&write_it);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("local.backup-in-fstab.yaml"), "{err}");
+    let (code, out, err) = zkb(&["check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 preflight checks: 0 errors"), "{out}");
+    let (_, out, _) = zkb(&[
+        "preflight",
+        "--format",
+        "json",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
+    let row: serde_json::Value = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["check"] == "local.backup-in-fstab")
+        .expect("the learned check ran");
+    assert_eq!(row["status"], "fail");
+    assert!(row["message"]
+        .as_str()
+        .unwrap()
+        .contains("add the backup disk"));
+    let bad = [
+        "learn",
+        "--check-file",
+        "/etc/fstab",
+        "--fail-if",
+        "(unclosed",
+    ];
+    let (code, _, err) = zkb(&bad);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad regex"), "{err}");
+}

@@ -73,6 +73,29 @@ pub struct LearnArgs {
     /// Save the rule (and the KB note); without it the rule is only shown.
     #[arg(long)]
     pub write: bool,
+    /// Learn a preflight check instead of a log rule: it reads this file of the host (TEXT is
+    /// what to do when it fails). With --fail-if or --fail-unless.
+    #[arg(long, value_name = "PATH", conflicts_with = "from_incident")]
+    pub check_file: Option<String>,
+    /// The check fails when this regex matches the file.
+    #[arg(
+        long,
+        value_name = "REGEX",
+        requires = "check_file",
+        conflicts_with = "fail_unless"
+    )]
+    pub fail_if: Option<String>,
+    /// The check fails when this regex does not match the file.
+    #[arg(long, value_name = "REGEX", requires = "check_file")]
+    pub fail_unless: Option<String>,
+    /// A text the check must fail on (its test; default: the file as it is now when it fails,
+    /// or an empty file for --fail-unless).
+    #[arg(long, value_name = "TEXT", requires = "check_file")]
+    pub fail_example: Option<String>,
+    /// Where --write puts the check (default: ~/.config/zkb/checks, or /etc/zkb/checks in
+    /// system mode).
+    #[arg(long, value_name = "DIR")]
+    pub checks_dir: Option<PathBuf>,
 }
 
 pub fn unknown(g: &Global, a: &UnknownArgs) -> Result<Outcome> {
@@ -227,6 +250,9 @@ fn shell_quote(s: &str) -> String {
 }
 
 pub fn learn(g: &Global, a: &LearnArgs) -> Result<Outcome> {
+    if let Some(file) = &a.check_file {
+        return learn_check(g, a, file);
+    }
     let (text, origin) = event_text(g, a)?;
     let derived = learn::derive(&text, g.kind)?;
     let interactive = a.text.as_deref() != Some("-")
@@ -607,4 +633,109 @@ fn print_result(
         None => writeln!(w, "\n{}\n(add --write to save it)", yaml.trim_end())?,
     }
     Ok(w.flush()?)
+}
+
+/// A preflight check as `checks/*.yaml` writes it (see `crate::preflight::data`).
+#[derive(serde::Serialize)]
+struct CheckOut<'a> {
+    id: &'a str,
+    title: &'a str,
+    severity: &'a str,
+    file: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fail_if: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fail_unless: Option<&'a str>,
+    message: &'a str,
+    kb: &'a [String],
+    tests: CheckTestsOut,
+}
+
+#[derive(serde::Serialize)]
+struct CheckTestsOut {
+    fail: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pass: Vec<String>,
+}
+
+/// `zkb learn --check-file PATH --fail-if|--fail-unless REGEX [TEXT]`: a lesson as a preflight
+/// check, tested on its examples (and on the file as it is now) before it is shown or written.
+fn learn_check(g: &Global, a: &LearnArgs, file: &str) -> Result<Outcome> {
+    let (pattern, fail_on_match) = match (&a.fail_if, &a.fail_unless) {
+        (Some(p), None) => (p.as_str(), true),
+        (None, Some(p)) => (p.as_str(), false),
+        _ => anyhow::bail!("--check-file needs --fail-if REGEX or --fail-unless REGEX"),
+    };
+    let regex = regex::Regex::new(pattern).with_context(|| format!("bad regex {pattern:?}"))?;
+    let fails = |t: &str| regex.is_match(t) == fail_on_match;
+    let name = std::path::Path::new(file)
+        .file_name()
+        .map_or("file".into(), |n| n.to_string_lossy().replace('.', "-"));
+    let id =
+        a.id.clone()
+            .unwrap_or_else(|| format!("local.check-{name}"));
+    learn::check_id(&id)?;
+    let now = std::fs::read_to_string(file).ok();
+    let mut fail = Vec::new();
+    let mut pass = Vec::new();
+    match (&a.fail_example, &now) {
+        (Some(e), _) => fail.push(e.clone()),
+        (None, Some(n)) if fails(n) => fail.push(n.clone()),
+        (None, _) if !fail_on_match => fail.push(String::new()),
+        (None, _) => anyhow::bail!(
+            "{file} does not fail this check now: give a text it must fail on with --fail-example"
+        ),
+    }
+    if let Some(n) = now.filter(|n| !fails(n)) {
+        pass.push(n);
+    }
+    if let Some(bad) = fail.iter().find(|t| !fails(t)) {
+        anyhow::bail!("the check does not fail on its --fail-example {bad:?}");
+    }
+    let title = a
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("Learned check on {file}"));
+    let message = a
+        .text
+        .clone()
+        .unwrap_or_else(|| "see the KB entry".to_string());
+    let severity = a.severity.unwrap_or(Severity::Medium);
+    let out = CheckOut {
+        id: &id,
+        title: &title,
+        severity: severity.as_str(),
+        file,
+        fail_if: a.fail_if.as_deref(),
+        fail_unless: a.fail_unless.as_deref(),
+        message: &message,
+        kb: &a.kb_ids,
+        tests: CheckTestsOut { fail, pass },
+    };
+    let yaml = serde_yaml_ng::to_string(&vec![out]).context("writing the check as YAML")?;
+    if !a.write {
+        print!("{yaml}");
+        if !g.quiet {
+            eprintln!("zkb: not written (add --write)");
+        }
+        return Ok(Outcome { code: 0 });
+    }
+    let dir = match &a.checks_dir {
+        Some(d) => d.clone(),
+        None => config_dir("checks")
+            .context("no home directory for the user checks dir (give --checks-dir)")?,
+    };
+    let path = dir.join(format!("{id}.yaml"));
+    if path.exists() {
+        anyhow::bail!("{} exists: choose another --id", path.display());
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?;
+    if !g.quiet {
+        eprintln!(
+            "zkb: check {id} written to {}; `zkb preflight` runs it, `zkb check` tests it",
+            path.display()
+        );
+    }
+    Ok(Outcome { code: 0 })
 }
