@@ -540,6 +540,8 @@ fn run_scan(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         since: a.since.as_deref().map(|s| parse_time(s, &tz)).transpose()?,
         until: a.until.as_deref().map(|s| parse_time(s, &tz)).transpose()?,
         min_severity: min_severity(g, a.min_severity),
+        // Lines that only close incidents matter only to the store.
+        resolutions: a.store,
         rule_filter: a.rule.clone(),
         before: a.context.unwrap_or(a.before_context),
         after: a.context.unwrap_or(a.after_context),

@@ -44,6 +44,9 @@ pub struct ScanOptions {
     pub segment: u64,
     /// Read files without keeping their pages in the page cache (see [`crate::priority`]).
     pub low_priority: bool,
+    /// Match the `resolve_only` rules too: only what records incidents needs them (a store,
+    /// a watch and its dashboard); a plain scan skips them, as every delivery line would match.
+    pub resolutions: bool,
     /// Also report error-level events that no rule matched.
     pub unmatched: bool,
     /// With `unmatched`: warnings too, and lines without a level that say error, fail…
@@ -64,6 +67,7 @@ impl Default for ScanOptions {
             before: 0,
             after: 0,
             chunk: DEFAULT_CHUNK,
+            resolutions: true,
             unmatched: false,
             unmatched_warnings: false,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -719,6 +723,10 @@ impl<'a> FileScanner<'a> {
     fn match_event(&mut self, event: &Event<'_>) -> bool {
         self.matcher
             .candidates(self.kind, event.text.as_bytes(), &mut self.cands);
+        if !self.opts.resolutions {
+            let rules = &self.matcher.rules;
+            self.cands.retain(|&r| !rules[r as usize].resolve_only);
+        }
         if self.cands.is_empty() || !self.matcher.any_for_kind(event, &self.cands) {
             return false;
         }
